@@ -1,0 +1,126 @@
+// Long-lived build worker: one Node process per SiteBuilder, reused across builds.
+// Protocol: one JSON request per stdin line {"id", "root", "outDir", "allow"}; one JSON reply per line on the fd named by $WEBGEN_REPLY_FD
+// (stdout and stderr stay free for whatever the bundler prints).
+// The Vite/Tailwind/PostCSS configuration is defined here, owned by webgen: no config file written
+// by the model is ever loaded (configFile: false, inline PostCSS config).
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import path from "node:path";
+import fs from "node:fs";
+import readline from "node:readline";
+
+const scaffoldDir = process.argv[2];
+const requireFromScaffold = createRequire(path.join(scaffoldDir, "package.json"));
+const importFromScaffold = (name) => import(pathToFileURL(requireFromScaffold.resolve(name)).href);
+
+const vite = await importFromScaffold("vite");
+const react = (await importFromScaffold("@vitejs/plugin-react")).default;
+const tailwindcss = requireFromScaffold("tailwindcss");
+const autoprefixer = requireFromScaffold("autoprefixer");
+const DEDUPE = ["react", "react-dom", "react-router", "react-router-dom"];
+const replyFd = Number(process.env.WEBGEN_REPLY_FD ?? 1);
+const reply = (obj) => fs.writeSync(replyFd, JSON.stringify(obj) + "\n");
+
+// Refuse to read any module outside the site and the harness's node_modules folders (e.g. "/etc/passwd?raw").
+function confine(root, allow) {
+  const roots = [root, ...allow].filter((p) => fs.existsSync(p)).map((p) => fs.realpathSync(p) + path.sep);
+  const inside = (file) => {
+    let real;
+    try {
+      real = fs.realpathSync(file);
+    } catch {
+      return true; // missing files fail later with the bundler's own message
+    }
+    return roots.some((r) => real.startsWith(r)) || real + path.sep === roots[0];
+  };
+  return {
+    name: "webgen-confine",
+    enforce: "pre",
+    load(id) {
+      if (id.startsWith("\0") || id.startsWith("virtual:")) return null;
+      const file = id.split("?")[0];
+      if (path.isAbsolute(file) && !inside(file)) {
+        throw new Error(`import of ${file} is outside the project folder`);
+      }
+      return null;
+    },
+  };
+}
+
+function siteConfig(root, outDir, allow, theme) {
+  return {
+    root,
+    configFile: false,
+    envFile: false,
+    logLevel: "silent",
+    clearScreen: false,
+    cacheDir: path.join(root, ".webgen", "vite"),
+    plugins: [confine(root, allow), react()],
+    css: {
+      postcss: {
+        plugins: [
+          tailwindcss({
+            content: [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")],
+            theme: theme ?? { extend: {} },
+            plugins: [],
+          }),
+          autoprefixer(),
+        ],
+      },
+    },
+    resolve: { dedupe: DEDUPE },
+    build: {
+      outDir,
+      emptyOutDir: true,
+      minify: false,
+      sourcemap: false,
+      reportCompressedSize: false,
+      chunkSizeWarningLimit: 100000,
+    },
+  };
+}
+
+function describeError(err) {
+  const items = Array.isArray(err?.errors) && err.errors.length ? err.errors : [err];
+  return items.map((e) => ({
+    message: String(e?.message ?? e).slice(0, 4000),
+    file: e?.loc?.file ?? e?.id ?? null,
+    line: e?.loc?.line ?? null,
+    column: e?.loc?.column ?? null,
+    frame: e?.frame ? String(e.frame).slice(0, 2000) : null,
+    plugin: e?.plugin ?? null,
+  }));
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+for await (const line of rl) {
+  if (!line.trim()) continue;
+  let req;
+  try {
+    req = JSON.parse(line);
+  } catch {
+    reply({ id: null, ok: false, errors: [{ message: "bad request" }] });
+    continue;
+  }
+  const warnings = [];
+  const unresolved = [];
+  const started = performance.now();
+  let result;
+  try {
+    process.chdir(req.root); // bundler messages then name files relative to the site
+    const cfg = siteConfig(req.root, req.outDir, req.allow ?? [], req.theme);
+    cfg.build.rollupOptions = {
+      onwarn: (w) => {
+        if (w.code === "UNRESOLVED_IMPORT") unresolved.push(w);
+        else if (warnings.length < 50) warnings.push(String(w.message ?? w).slice(0, 1000));
+      },
+    };
+    await vite.build(cfg);
+    // An unresolved bare import would be left external and fail in the browser: it is a build error.
+    result = { id: req.id, ok: unresolved.length === 0, errors: unresolved.length ? describeError({ errors: unresolved }) : [], warnings };
+  } catch (err) {
+    result = { id: req.id, ok: false, errors: describeError(err), warnings };
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  reply(result);
+}

@@ -1,0 +1,136 @@
+"""The `webgen` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from webgen.env import apply_offline_env
+from webgen.settings import Settings
+
+app = typer.Typer(help="webgen: describe a website, get a working multi-page site.", no_args_is_help=True)
+scaffold_app = typer.Typer(help="Site scaffolds and their shared node_modules cache.", no_args_is_help=True)
+app.add_typer(scaffold_app, name="scaffold")
+console = Console()
+
+
+class _State:
+    config: Path | None = None
+
+
+def settings(**overrides: object) -> Settings:
+    try:
+        return Settings.load(_State.config, **overrides)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]settings error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.callback()
+def main(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML or YAML settings file")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    apply_offline_env()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _State.config = config
+
+
+@app.command()
+def doctor() -> None:
+    """Check Chromium, Node, the scaffold cache, the database and each model endpoint; say how to fix problems."""
+    from webgen.doctor import diagnose
+
+    findings = diagnose(settings())
+    table = Table("check", "status", "detail", "fix")
+    colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for f in findings:
+        table.add_row(f.name, f"[{colours[f.status]}]{f.status}[/]", f.detail, f.fix)
+    console.print(table)
+    if any(f.status == "fail" for f in findings):
+        raise typer.Exit(1)
+
+
+@scaffold_app.command("install")
+def scaffold_install() -> None:
+    """Install the configured scaffold's node_modules into the cache (once; quick when done)."""
+    from webgen.feedback.scaffold import ScaffoldError, ensure_installed, get_scaffold
+
+    cfg = settings()
+    scaffold = get_scaffold(cfg.scaffold, cfg.home)
+    if scaffold.installed:
+        console.print(f"scaffold {scaffold.name} already installed at {scaffold.cache_dir}")
+        return
+    with console.status(f"npm install for scaffold {scaffold.name} (about 30 s)..."):
+        try:
+            ensure_installed(scaffold, npm=cfg.npm_path)
+        except ScaffoldError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(f"scaffold {scaffold.name} installed at {scaffold.cache_dir}")
+
+
+@scaffold_app.command("list")
+def scaffold_list() -> None:
+    """List the scaffolds shipped with webgen."""
+    from webgen.feedback.scaffold import available_scaffolds, get_scaffold
+
+    cfg = settings()
+    for name in available_scaffolds():
+        scaffold = get_scaffold(name, cfg.home)
+        mark = "installed" if scaffold.installed else "not installed"
+        console.print(f"{name}{' (selected)' if name == cfg.scaffold else ''}: {mark}")
+
+
+@app.command()
+def render(
+    path: Annotated[Path, typer.Argument(exists=True, help="a site folder, or a file holding a model response")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
+    typecheck: Annotated[bool, typer.Option(help="also run tsc --noEmit")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the observation as JSON")] = False,
+) -> None:
+    """Build, serve, screenshot and check a site (or a saved model response); save the observation."""
+    from webgen.feedback.environment import SiteEnvironment
+    from webgen.render import render as do_render
+
+    cfg = settings()
+    cfg.site.typecheck = typecheck
+    out = out or Path("webgen-out") / path.stem
+    with console.status("starting the build worker and Chromium..."), SiteEnvironment(cfg) as env:
+        console.status("building and rendering...")
+        result = do_render(path, env, out)
+    obs = result.observation
+    if json_out:
+        console.print_json(obs.model_dump_json())
+        return
+    for problem in result.problems:
+        console.print(f"[yellow]! {problem}[/yellow]")
+    _print_observation(obs)
+    console.print(f"site: {result.site}\nobservation: {result.observation_path}")
+    if obs.has_error:
+        raise typer.Exit(1)
+
+
+def _print_observation(obs) -> None:  # noqa: ANN001 (Observation; keep the import lazy)
+    state = "[green]ok[/green]" if obs.build.ok else "[red]failed[/red]"
+    console.print(f"build {state} in {obs.build.seconds:.2f}s")
+    for diag in obs.build.diagnostics:
+        console.print(f"  [red]{diag.render()}[/red]")
+    for note in obs.build.notes:
+        console.print(f"  note: {note}")
+    if obs.pages:
+        table = Table("route", "ok", "text", "interactive", "errors", "screenshot")
+        for page in obs.pages:
+            errors = len(page.page_errors) + len(page.console_errors) + len(page.failed_requests)
+            table.add_row(page.route, "yes" if page.ok and not page.error else "no", str(page.text_length),
+                          str(page.interactive_elements), str(errors), str(page.screenshot_path or ""))
+        console.print(table)
+    for check in obs.checks:
+        colour = "green" if check.passed else ("red" if check.severity == "error" else "yellow")
+        console.print(f"[{colour}]{check.name}: {'pass' if check.passed else check.severity}[/] {check.detail}")
+    console.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in obs.timings.items()))

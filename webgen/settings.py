@@ -1,0 +1,122 @@
+"""One settings object: defaults in code, then a TOML/YAML file, then WEBGEN_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_ENV = "WEBGEN_CONFIG"
+
+
+def default_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "webgen"
+
+
+class ModelEndpoint(BaseModel):
+    """An OpenAI-compatible chat endpoint for one role (vLLM, SGLang, llama.cpp, Ollama, OpenAI...)."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "default"
+    api_key: SecretStr = Field(default=SecretStr("sk-local"), description="only from env; never stored")
+    timeout_s: float = 120.0
+    max_retries: int = 3
+
+    def public(self) -> dict[str, Any]:
+        """What may be stored with a run: everything but the key."""
+        return self.model_dump(exclude={"api_key"})
+
+
+class SiteSettings(BaseModel):
+    """Limits of the site environment (build, serve, render)."""
+
+    build_timeout_s: float = 60.0
+    deps_timeout_s: float = 180.0
+    serve_timeout_s: float = 10.0
+    page_timeout_s: float = 15.0
+    settle_ms: int = 150
+    max_routes: int = 8
+    viewport_width: int = 1024
+    viewport_height: int = 768
+    full_page_max_height: int = 6000
+    typecheck: bool = False
+
+
+class Settings(BaseSettings):
+    """Resolved configuration; `Settings.load()` is the one way the CLI builds it."""
+
+    model_config = SettingsConfigDict(env_prefix="WEBGEN_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="caches: scaffold node_modules, sites, blobs")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
+    scaffold: str = "react18-v1"
+    chromium_path: Path = Path("/usr/bin/chromium")
+    node_path: str = "node"
+    npm_path: str = "npm"
+    coder: ModelEndpoint = Field(default_factory=ModelEndpoint)
+    judge: ModelEndpoint = Field(default_factory=ModelEndpoint)
+    gui: ModelEndpoint = Field(default_factory=ModelEndpoint)
+    site: SiteSettings = Field(default_factory=SiteSettings)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            config = Path(path).expanduser()
+            if not config.is_file():
+                raise FileNotFoundError(f"{CONFIG_ENV}={path}: no such config file")
+            if config.suffix == ".toml":
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+            elif config.suffix in {".yaml", ".yml"}:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config))
+            else:
+                raise ValueError(f"{CONFIG_ENV}={path}: config files must end in .toml, .yaml or .yml")
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings; `config` takes the place of $WEBGEN_CONFIG for this call."""
+        if config is None:
+            return cls(**overrides)
+        previous = os.environ.get(CONFIG_ENV)
+        os.environ[CONFIG_ENV] = str(config)
+        try:
+            return cls(**overrides)
+        finally:
+            if previous is None:
+                os.environ.pop(CONFIG_ENV, None)
+            else:
+                os.environ[CONFIG_ENV] = previous
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'webgen.db'}"
+
+    def public(self) -> dict[str, Any]:
+        """The resolved config as stored with a run: secrets left out."""
+        data = self.model_dump(mode="json", exclude={"coder", "judge", "gui"})
+        data.update({role: getattr(self, role).public() for role in ("coder", "judge", "gui")})
+        return data
