@@ -12,7 +12,7 @@ def is_blank(page: PageVisit) -> bool:
     return page.ok and page.text_length < MIN_TEXT and page.media_elements == 0 and page.interactive_elements == 0
 
 
-def run_checks(build: BuildResult, served: bool, pages: list[PageVisit], declared: list[str]) -> list[CheckResult]:
+def run_checks(build: BuildResult, served: bool, pages: list[PageVisit]) -> list[CheckResult]:
     """One result per check; failed `error` checks make the step an error step."""
     checks = [CheckResult(name="build", passed=build.ok, detail="" if build.ok else "the build failed")]
     if not build.ok:
@@ -31,15 +31,17 @@ def run_checks(build: BuildResult, served: bool, pages: list[PageVisit], declare
     checks.append(CheckResult(name="runtime_errors", passed=not crashed, detail="; ".join(crashed)[:1500]))
     if logged:
         checks.append(
-            CheckResult(name="runtime_errors", passed=False, severity="warning",
-                        detail="console errors: " + "; ".join(logged)[:1500])
+            CheckResult(
+                name="runtime_errors",
+                passed=False,
+                severity="warning",
+                detail="console errors: " + "; ".join(logged)[:1500],
+            )
         )
 
+    # A route is unreachable when it fails to load, or (other than "/", which blank_page covers) renders nothing.
+    unreachable = [p.route for p in pages if not p.ok or p.error or (p.route != "/" and is_blank(p))]
     visited = {p.route: p for p in pages}
-    unreachable = [
-        r for r in declared if r in visited and (not visited[r].ok or visited[r].error or is_blank(visited[r]))
-    ]
-    unreachable += [p.route for p in pages if p.route not in declared and (not p.ok or p.error)]
     checks.append(
         CheckResult(
             name="unreachable_routes",

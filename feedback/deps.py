@@ -67,26 +67,31 @@ def requested_packages(site: Path) -> tuple[dict[str, str], list[Diagnostic]]:
     return wanted, problems
 
 
+def _packages(node_modules: Path) -> dict[str, Path]:
+    """Top-level packages of a node_modules folder by name ("react", "@scope/name")."""
+    found: dict[str, Path] = {}
+    for entry in node_modules.iterdir():
+        if entry.name.startswith("."):
+            continue
+        if entry.name.startswith("@"):
+            found.update({f"{entry.name}/{child.name}": child for child in entry.iterdir()})
+        else:
+            found[entry.name] = entry
+    return found
+
+
 def _overlay(scaffold: Scaffold, extras_dir: Path, overlay: Path, extras: dict[str, str]) -> None:
     """A node_modules of symlinks: every scaffold package, plus the extras from their own install."""
+    packages = _packages(scaffold.node_modules)
+    installed = _packages(extras_dir / "node_modules")
+    packages.update({name: installed[name] for name in extras if name in installed and name not in packages})
     staging = overlay.with_name(overlay.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    sources = [scaffold.node_modules] + [extras_dir / "node_modules"]
-    for source in sources:
-        for entry in source.iterdir():
-            if entry.name.startswith("."):
-                continue
-            if entry.name.startswith("@"):
-                (staging / entry.name).mkdir(exist_ok=True)
-                for child in entry.iterdir():
-                    target = staging / entry.name / child.name
-                    if not target.exists() and (source is scaffold.node_modules or f"{entry.name}/{child.name}" in extras):
-                        target.symlink_to(child.resolve(), target_is_directory=True)
-            elif not (staging / entry.name).exists() and (
-                source is scaffold.node_modules or entry.name in extras
-            ):
-                (staging / entry.name).symlink_to(entry.resolve(), target_is_directory=True)
+    for name, path in packages.items():
+        link = staging / name
+        link.parent.mkdir(exist_ok=True)
+        link.symlink_to(path.resolve(), target_is_directory=True)
     shutil.rmtree(overlay, ignore_errors=True)
     staging.rename(overlay)
 
@@ -94,7 +99,7 @@ def _overlay(scaffold: Scaffold, extras_dir: Path, overlay: Path, extras: dict[s
 def resolve(site: Path, scaffold: Scaffold, home: Path, *, npm: str = "npm", timeout_s: float = 180.0) -> DepsResult:
     """Give `site` a node_modules that satisfies its package.json, or say why not."""
     wanted, problems = requested_packages(site)
-    known = scaffold.known_packages()
+    known = set(_packages(scaffold.node_modules))
     declared = scaffold.package_json()
     pinned = {**declared.get("dependencies", {}), **declared.get("devDependencies", {})}
     notes = [
@@ -125,10 +130,20 @@ def resolve(site: Path, scaffold: Scaffold, home: Path, *, npm: str = "npm", tim
             install_dir = root / "install"
             shutil.rmtree(install_dir, ignore_errors=True)
             install_dir.mkdir(parents=True)
-            (install_dir / "package.json").write_text(json.dumps({"name": "extras", "private": True, "dependencies": extras}))
+            (install_dir / "package.json").write_text(
+                json.dumps({"name": "extras", "private": True, "dependencies": extras})
+            )
             result = proc.run(
-                [npm, "install", "--ignore-scripts", "--legacy-peer-deps", "--no-audit", "--no-fund",
-                 "--no-package-lock", "--prefer-offline"],
+                [
+                    npm,
+                    "install",
+                    "--ignore-scripts",
+                    "--legacy-peer-deps",
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-package-lock",
+                    "--prefer-offline",
+                ],
                 cwd=install_dir,
                 timeout_s=timeout_s,
                 env=npm_env(),
@@ -144,7 +159,9 @@ def resolve(site: Path, scaffold: Scaffold, home: Path, *, npm: str = "npm", tim
                     )
                 )
                 link_node_modules(site, scaffold.node_modules)
-                return DepsResult(node_modules=scaffold.node_modules, diagnostics=problems, notes=notes, seconds=seconds)
+                return DepsResult(
+                    node_modules=scaffold.node_modules, diagnostics=problems, notes=notes, seconds=seconds
+                )
             _overlay(scaffold, install_dir, overlay, extras)
             (root / ".installed").write_text(json.dumps(extras))
     link_node_modules(site, overlay)

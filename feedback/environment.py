@@ -74,15 +74,19 @@ class SiteEnvironment:
         assert self._builder is not None, "SiteEnvironment.start() first"
         started = time.monotonic()
         resolved = deps.resolve(
-            site, self.scaffold, self.settings.home, npm=self.settings.npm_path,
+            site,
+            self.scaffold,
+            self.settings.home,
+            npm=self.settings.npm_path,
             timeout_s=self.settings.site.deps_timeout_s,
         )
         notes = resolved.notes + self._ignored_configs(site)
         if any(d.source == "deps" for d in resolved.diagnostics) and not resolved.extras:
             failed = [d for d in resolved.diagnostics if "failed" in d.message or "at most" in d.message]
             if failed:
-                return BuildResult(ok=False, seconds=time.monotonic() - started, diagnostics=resolved.diagnostics,
-                                   notes=notes)
+                return BuildResult(
+                    ok=False, seconds=time.monotonic() - started, diagnostics=resolved.diagnostics, notes=notes
+                )
         result = self._builder.build(site, site / "dist", timeout_s=self.settings.site.build_timeout_s)
         return result.model_copy(
             update={
@@ -104,13 +108,20 @@ class SiteEnvironment:
 
     def typecheck(self, site: Path) -> list[Diagnostic]:
         tsc = self.scaffold.node_modules / ".bin" / "tsc"
-        result = proc.run([str(tsc), "--noEmit", "-p", str(self.scaffold.source / "tsconfig.json"), "--rootDir", "."],
-                          cwd=site, timeout_s=self.settings.site.build_timeout_s, env=npm_env())
+        result = proc.run(
+            [str(tsc), "--noEmit", "-p", str(self.scaffold.source / "tsconfig.json"), "--rootDir", "."],
+            cwd=site,
+            timeout_s=self.settings.site.build_timeout_s,
+            env=npm_env(),
+        )
         found = []
         for line in result.output.splitlines():
             if m := _TSC_LINE.match(line.strip()):
-                found.append(Diagnostic(source="typecheck", message=m["msg"], file=m["file"], line=int(m["line"]),
-                                        column=int(m["col"])))
+                found.append(
+                    Diagnostic(
+                        source="typecheck", message=m["msg"], file=m["file"], line=int(m["line"]), column=int(m["col"])
+                    )
+                )
         if result.timed_out:
             found.append(Diagnostic(source="typecheck", message="type-check timed out"))
         return found[:30]
@@ -137,7 +148,7 @@ class SiteEnvironment:
             timings["typecheck"] = time.monotonic() - mark
         declared = discover_routes(site, limit=self.settings.site.max_routes)
         if not build.ok:
-            checks = run_checks(build, False, [], declared)
+            checks = run_checks(build, False, [])
             timings["total"] = time.monotonic() - started
             return Observation(build=build, routes=declared, checks=checks, typecheck=typecheck, timings=timings)
         mark = time.monotonic()
@@ -145,9 +156,15 @@ class SiteEnvironment:
             pages = self.renderer.visit(server.url, declared)
             url = server.url
         timings["render"] = time.monotonic() - mark
-        checks = run_checks(build, True, pages, declared)
+        checks = run_checks(build, True, pages)
         timings["total"] = time.monotonic() - started
         return Observation(
-            build=build, served=True, url=url, routes=[p.route for p in pages], pages=pages, checks=checks,
-            typecheck=typecheck, timings=timings,
+            build=build,
+            served=True,
+            url=url,
+            routes=[p.route for p in pages],
+            pages=pages,
+            checks=checks,
+            typecheck=typecheck,
+            timings=timings,
         )

@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 _MAX_MESSAGES = 30
-_READY_JS = "() => document.readyState === 'complete' && (!document.getElementById('root') || document.getElementById('root').childElementCount > 0)"
-_NAVIGATE_JS = "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
+_READY_JS = (
+    "() => document.readyState === 'complete' && "
+    "(!document.getElementById('root') || document.getElementById('root').childElementCount > 0)"
+)
+_NAVIGATE_JS = (
+    "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
+)
 _FRAMES_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
@@ -38,7 +43,7 @@ class RendererConfig(BaseModel):
     viewport_width: int = 1024
     viewport_height: int = 768
     page_timeout_s: float = 15.0
-    settle_ms: int = 150
+    settle_ms: int = 100
     max_routes: int = 8
     full_page_max_height: int = 6000
     full_page: bool = True
@@ -279,7 +284,9 @@ class Renderer:
         if cfg.full_page and stats["page_height"] > cfg.viewport_height:
             height = min(stats["page_height"], cfg.full_page_max_height)
             clip = {"x": 0, "y": 0, "width": cfg.viewport_width, "height": height}
-            full = await page.screenshot(type="png", animations="disabled", full_page=True, clip=clip, timeout=timeout_ms)
+            full = await page.screenshot(
+                type="png", animations="disabled", full_page=True, clip=clip, timeout=timeout_ms
+            )
         broken = stats.pop("broken_image_urls")
         return PageVisit(
             route=route,

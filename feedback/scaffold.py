@@ -66,20 +66,6 @@ class Scaffold(BaseModel):
     def package_json(self) -> dict:
         return json.loads((self.source / "package.json").read_text())
 
-    def known_packages(self) -> set[str]:
-        """Packages resolvable from the shared node_modules: declared ones and their transitive hoisted deps."""
-        names: set[str] = set()
-        if not self.node_modules.is_dir():
-            return names
-        for entry in self.node_modules.iterdir():
-            if entry.name.startswith("."):
-                continue
-            if entry.name.startswith("@"):
-                names.update(f"{entry.name}/{child.name}" for child in entry.iterdir())
-            else:
-                names.add(entry.name)
-        return names
-
     def template_files(self) -> Iterator[tuple[str, Path]]:
         for path in sorted(self.source.rglob("*")):
             rel = path.relative_to(self.source).as_posix()

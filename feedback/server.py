@@ -14,8 +14,15 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
-_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
-          ".json": "application/json", ".html": "text/html; charset=utf-8", ".wasm": "application/wasm"}
+_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".wasm": "application/wasm",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -83,7 +90,9 @@ class StaticServer:
 
     def __init__(self, root: Path) -> None:
         self._server = _SiteServer(root)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webgen-static", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webgen-static", daemon=True
+        )
 
     @property
     def url(self) -> str:

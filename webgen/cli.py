@@ -37,7 +37,9 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
 ) -> None:
     apply_offline_env()
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     _State.config = config
 
 
@@ -127,8 +129,14 @@ def _print_observation(obs) -> None:  # noqa: ANN001 (Observation; keep the impo
         table = Table("route", "ok", "text", "interactive", "errors", "screenshot")
         for page in obs.pages:
             errors = len(page.page_errors) + len(page.console_errors) + len(page.failed_requests)
-            table.add_row(page.route, "yes" if page.ok and not page.error else "no", str(page.text_length),
-                          str(page.interactive_elements), str(errors), str(page.screenshot_path or ""))
+            table.add_row(
+                page.route,
+                "yes" if page.ok and not page.error else "no",
+                str(page.text_length),
+                str(page.interactive_elements),
+                str(errors),
+                str(page.screenshot_path or ""),
+            )
         console.print(table)
     for check in obs.checks:
         colour = "green" if check.passed else ("red" if check.severity == "error" else "yellow")

@@ -36,8 +36,12 @@ def check_chromium(settings: Settings) -> Finding:
     version = _version([str(path), "--version"]) if path.exists() else None
     if version:
         return Finding(name="chromium", status="ok", detail=f"{version} at {path}")
-    return Finding(name="chromium", status="fail", detail=f"no working Chromium at {path}",
-                   fix="apt-get install -y chromium (or set WEBGEN_CHROMIUM_PATH)")
+    return Finding(
+        name="chromium",
+        status="fail",
+        detail=f"no working Chromium at {path}",
+        fix="apt-get install -y chromium (or set WEBGEN_CHROMIUM_PATH)",
+    )
 
 
 def check_node(settings: Settings) -> Finding:
@@ -45,12 +49,17 @@ def check_node(settings: Settings) -> Finding:
     version = _version([node, "--version"]) if node else None
     npm = shutil.which(settings.npm_path)
     if not version or not npm:
-        return Finding(name="node/npm", status="fail", detail="node or npm not found",
-                       fix="apt-get install -y nodejs npm (Node >= 20.19)")
+        return Finding(
+            name="node/npm",
+            status="fail",
+            detail="node or npm not found",
+            fix="apt-get install -y nodejs npm (Node >= 20.19)",
+        )
     numbers = tuple(int(x) for x in re.findall(r"\d+", version)[:2])
     if numbers < MIN_NODE:
-        return Finding(name="node/npm", status="fail", detail=f"node {version} is too old for Vite 8",
-                       fix="install Node >= 20.19")
+        return Finding(
+            name="node/npm", status="fail", detail=f"node {version} is too old for Vite 8", fix="install Node >= 20.19"
+        )
     return Finding(name="node/npm", status="ok", detail=f"node {version}, npm at {npm}")
 
 
@@ -61,8 +70,9 @@ def check_scaffold(settings: Settings) -> Finding:
         return Finding(name="scaffold", status="fail", detail=str(exc), fix="set WEBGEN_SCAFFOLD to an available one")
     if scaffold.installed:
         return Finding(name="scaffold", status="ok", detail=f"{scaffold.name} installed at {scaffold.cache_dir}")
-    return Finding(name="scaffold", status="fail", detail=f"{scaffold.name} is not installed",
-                   fix="webgen scaffold install")
+    return Finding(
+        name="scaffold", status="fail", detail=f"{scaffold.name} is not installed", fix="webgen scaffold install"
+    )
 
 
 def check_database(settings: Settings) -> Finding:
@@ -77,8 +87,12 @@ def check_database(settings: Settings) -> Finding:
             conn.execute(text("select 1"))
         engine.dispose()
     except Exception as exc:
-        return Finding(name="database", status="fail", detail=f"{url}: {str(exc).splitlines()[0][:200]}",
-                       fix="set WEBGEN_DATABASE_URL to a reachable SQLAlchemy URL")
+        return Finding(
+            name="database",
+            status="fail",
+            detail=f"{url}: {str(exc).splitlines()[0][:200]}",
+            fix="set WEBGEN_DATABASE_URL to a reachable SQLAlchemy URL",
+        )
     return Finding(name="database", status="ok", detail=url.split("@")[-1])
 
 
@@ -89,11 +103,19 @@ def check_endpoint(settings: Settings, role: str) -> Finding:
     try:
         response = httpx.get(url, headers=headers, timeout=3.0)
     except httpx.HTTPError as exc:
-        return Finding(name=f"model:{role}", status="warn", detail=f"{endpoint.base_url} unreachable ({type(exc).__name__})",
-                       fix=f"start a server (e.g. `vllm serve MODEL`) or set WEBGEN_{role.upper()}__BASE_URL")
+        return Finding(
+            name=f"model:{role}",
+            status="warn",
+            detail=f"{endpoint.base_url} unreachable ({type(exc).__name__})",
+            fix=f"start a server (e.g. `vllm serve MODEL`) or set WEBGEN_{role.upper()}__BASE_URL",
+        )
     if response.status_code >= 400:
-        return Finding(name=f"model:{role}", status="warn", detail=f"{url} answered HTTP {response.status_code}",
-                       fix=f"check WEBGEN_{role.upper()}__BASE_URL and WEBGEN_{role.upper()}__API_KEY")
+        return Finding(
+            name=f"model:{role}",
+            status="warn",
+            detail=f"{url} answered HTTP {response.status_code}",
+            fix=f"check WEBGEN_{role.upper()}__BASE_URL and WEBGEN_{role.upper()}__API_KEY",
+        )
     return Finding(name=f"model:{role}", status="ok", detail=f"{endpoint.model} at {endpoint.base_url}")
 
 

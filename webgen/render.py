@@ -79,5 +79,6 @@ def render(source: Path, env: SiteEnvironment, out: Path) -> RenderResult:
         if not parsed.files:
             problems.append("the response contains no file actions")
     path = save_observation(observation, out)
-    return RenderResult(site=site, observation=observation, observation_path=path, apply=report, parsed=parsed,
-                        problems=problems)
+    return RenderResult(
+        site=site, observation=observation, observation_path=path, apply=report, parsed=parsed, problems=problems
+    )

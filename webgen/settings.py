@@ -44,7 +44,7 @@ class SiteSettings(BaseModel):
     deps_timeout_s: float = 180.0
     serve_timeout_s: float = 10.0
     page_timeout_s: float = 15.0
-    settle_ms: int = 150
+    settle_ms: int = 100
     max_routes: int = 8
     viewport_width: int = 1024
     viewport_height: int = 768

@@ -73,7 +73,9 @@ class CheckResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: Literal["build", "served", "blank_page", "runtime_errors", "unreachable_routes", "broken_assets", "interactive"]
+    name: Literal[
+        "build", "served", "blank_page", "runtime_errors", "unreachable_routes", "broken_assets", "interactive"
+    ]
     passed: bool
     severity: Literal["error", "warning"] = "error"
     detail: str = ""

@@ -1,0 +1,207 @@
+"""Benchmark the site environment; prints one JSON object.
+
+warm step:  apply an edit to the 3-page example site, build, serve, screenshot every route, run the checks
+cold step:  the same as the first step of a new worker (build worker and Chromium start included)
+baseline:   what the published agent does per step, measured in the same run: a fresh `npm install`
+            (npm cache warm), `npm run dev`, wait for the URL, wait 3 s, one screenshot
+memory:     peak PSS of this process tree while N sites are observed at once, divided by N
+
+Usage: python scripts/bench_env.py [--warm 10] [--cold 3] [--baseline 2] [--concurrent 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from webgen.agent.actions import parse_response
+from webgen.env import apply_offline_env
+from webgen.feedback.environment import SiteEnvironment
+from webgen.feedback.proc import kill_group
+from webgen.feedback.renderer import Renderer
+from webgen.feedback.scaffold import npm_env
+from webgen.feedback.workspace import FileWrite
+from webgen.render import workspace_for
+from webgen.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "webgen" / "examples" / "bakery.md"
+PUBLISHED_SETTLE_S = 3.0
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_s": round(statistics.median(ordered), 3), "p95_s": round(p95, 3), "n": len(ordered)}
+
+
+def example_files() -> list[FileWrite]:
+    return [FileWrite(path=f.path, content=f.content) for f in parse_response(EXAMPLE.read_text()).files]
+
+
+def edit(step: int) -> FileWrite:
+    home = next(f for f in example_files() if f.path == "src/pages/Home.tsx")
+    return FileWrite(path=home.path, content=home.content.replace("Bread worth waking up for", f"Fresh bread #{step}"))
+
+
+def new_site(env: SiteEnvironment, root: Path) -> Path:
+    site = env.new_site(root)
+    workspace_for(site).apply(example_files())
+    return site
+
+
+def warm_and_cold(settings: Settings, work: Path, warm: int, cold: int) -> dict:
+    cold_samples, warm_samples, stages = [], [], {"build": [], "render": []}
+    for i in range(cold):
+        started = time.monotonic()
+        with SiteEnvironment(settings) as env:
+            obs = env.observe(new_site(env, work / f"cold{i}"))
+            cold_samples.append(time.monotonic() - started)
+            assert obs.build.ok and len(obs.pages) == 3, obs.summary()
+            if i == cold - 1:
+                site = work / f"cold{i}"
+                workspace = workspace_for(site)
+                for step in range(warm):
+                    started = time.monotonic()
+                    workspace.apply([edit(step)])
+                    obs = env.observe(site)
+                    warm_samples.append(time.monotonic() - started)
+                    assert obs.build.ok and not obs.has_error and len(obs.pages) == 3, obs.summary()
+                    for stage in stages:
+                        stages[stage].append(obs.timings[stage])
+    return {
+        "cold_step": stats(cold_samples),
+        "warm_step": stats(warm_samples),
+        "warm_stages_median_s": {k: round(statistics.median(v), 3) for k, v in stages.items()},
+    }
+
+
+def naive_step(settings: Settings, work: Path, renderer: Renderer) -> dict[str, float]:
+    """One step the published agent's way (see module docstring)."""
+    env = SiteEnvironment(settings)
+    site = work / "site"
+    shutil.copytree(env.scaffold.source, site, ignore=shutil.ignore_patterns("node_modules"))
+    workspace_for(site).apply(example_files())
+    started = time.monotonic()
+    install = subprocess.run(["npm", "install"], cwd=site, env=npm_env(), capture_output=True, timeout=600, check=False)
+    assert install.returncode == 0, install.stdout[-2000:]
+    dev = subprocess.Popen(
+        ["npm", "run", "dev", "--", "--host", "127.0.0.1", "--port", "0"],
+        cwd=site,
+        env=npm_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
+    try:
+        url = None
+        while url is None:
+            line = dev.stdout.readline()
+            if not line:
+                raise RuntimeError("vite dev exited before printing its URL")
+            if m := re.search(r"(http://127\.0\.0\.1:\d+/)", line):
+                url = m.group(1)
+        ready = time.monotonic()
+        renderer.config.max_routes = 1
+        pages = renderer.visit(url, ["/"], discover=False)
+        shot = time.monotonic() - ready
+        assert pages[0].ok and pages[0].text_length > 50
+    finally:
+        kill_group(dev)
+    no_settle = time.monotonic() - started
+    return {"with_settle": no_settle + PUBLISHED_SETTLE_S, "no_settle": no_settle, "screenshot": shot}
+
+
+def pss_of_tree(pid: int) -> int:
+    """Proportional set size (kB) of `pid` and its descendants: shared pages counted once overall."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    total = 0
+    for member in tree:
+        try:
+            text = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        if m := re.search(r"^Pss:\s+(\d+) kB", text, re.M):
+            total += int(m.group(1))
+    return total
+
+
+def concurrent_memory(settings: Settings, work: Path, sites: int) -> dict:
+    import os
+
+    baseline_kb = pss_of_tree(os.getpid())
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], pss_of_tree(os.getpid()))
+            time.sleep(0.05)
+
+    def worker(i: int) -> None:
+        with SiteEnvironment(settings) as env:
+            site = new_site(env, work / f"mem{i}")
+            workspace = workspace_for(site)
+            for step in range(3):
+                workspace.apply([edit(step)])
+                env.observe(site)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(sites)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    sampler.join()
+    return {"sites": sites, "peak_pss_mb_per_site": round((peak[0] - baseline_kb) / 1024 / sites, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warm", type=int, default=10)
+    parser.add_argument("--cold", type=int, default=3)
+    parser.add_argument("--baseline", type=int, default=2)
+    parser.add_argument("--concurrent", type=int, default=2)
+    args = parser.parse_args()
+    apply_offline_env()
+    settings = Settings()
+    with tempfile.TemporaryDirectory(prefix="webgen-bench-") as tmp:
+        work = Path(tmp)
+        result = warm_and_cold(settings, work, args.warm, args.cold)
+        with Renderer() as renderer:
+            naive = [naive_step(settings, work / f"naive{i}", renderer) for i in range(args.baseline)]
+        result["baseline_published_way"] = stats([n["with_settle"] for n in naive])
+        result["baseline_without_3s_settle"] = stats([n["no_settle"] for n in naive])
+        warm_median = result["warm_step"]["median_s"]
+        result["ratio_baseline_over_warm"] = round(result["baseline_published_way"]["median_s"] / warm_median, 1)
+        result["ratio_without_settle"] = round(result["baseline_without_3s_settle"]["median_s"] / warm_median, 1)
+        result["memory"] = concurrent_memory(settings, work, args.concurrent)
+    result["targets"] = {"ratio_min": 10, "warm_step_max_s": 2.0}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from webgen.feedback.environment import SiteEnvironment
+from webgen.feedback.workspace import FileWrite
+from webgen.render import workspace_for
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "webgen" / "examples"
+
+
+def make_site(env: SiteEnvironment, root: Path, files: dict[str, str]) -> Path:
+    """A scaffold site with `files` written through the Workspace (which must accept them all)."""
+    site = env.new_site(root / "site")
+    report = workspace_for(site).apply([FileWrite(path=p, content=c) for p, c in files.items()])
+    assert not report.rejected, report.rejected
+    return site
+
+
+def descendants(pid: int) -> set[int]:
+    """Live descendant processes of `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found

@@ -1,0 +1,82 @@
+"""Settings sources and the CLI, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webgen.env import OFFLINE_ENV, apply_offline_env
+from webgen.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "webgen" / "examples"
+
+
+def test_env_vars_and_config_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "webgen.toml"
+    toml.write_text(
+        'scaffold = "react18-v1"\n[coder]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "from-file"\n'
+        "[site]\nmax_routes = 3\n"
+    )
+    monkeypatch.setenv("WEBGEN_CODER__MODEL", "from-env")
+    monkeypatch.setenv("WEBGEN_JUDGE__API_KEY", "sk-secret")
+    cfg = Settings.load(toml)
+    assert cfg.coder.model == "from-env" and cfg.coder.base_url == "http://127.0.0.1:9/v1"
+    assert cfg.site.max_routes == 3
+    public = json.dumps(cfg.public())
+    assert "sk-secret" not in public and "api_key" not in public
+    yaml = tmp_path / "webgen.yaml"
+    yaml.write_text("gui:\n  model: qwen-vl\n")
+    assert Settings.load(yaml).gui.model == "qwen-vl"
+    with pytest.raises(FileNotFoundError):
+        Settings.load(tmp_path / "missing.toml")
+    bad = tmp_path / "webgen.ini"
+    bad.write_text("x")
+    with pytest.raises(ValueError, match="toml"):
+        Settings.load(bad)
+
+
+def test_offline_env_respects_user_choices() -> None:
+    env = {"HF_HUB_OFFLINE": "0"}
+    apply_offline_env(env)
+    assert env["HF_HUB_OFFLINE"] == "0"
+    assert all(env[k] == v for k, v in OFFLINE_ENV.items() if k != "HF_HUB_OFFLINE")
+
+
+def _webgen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "webgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def test_cli_doctor_reports_and_explains(tmp_path: Path) -> None:
+    result = _webgen("doctor", cwd=tmp_path)
+    assert "chromium" in result.stdout and "scaffold" in result.stdout and "model:coder" in result.stdout
+    assert result.returncode == 0, result.stdout  # unreachable model endpoints are warnings, not failures
+
+
+@pytest.mark.browser
+def test_cli_render_response_and_failing_site(tmp_path: Path) -> None:
+    ok = _webgen("render", str(EXAMPLES / "bakery.md"), "--out", str(tmp_path / "ok"), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "/contact" in ok.stdout
+    assert len(list((tmp_path / "ok" / "pages").glob("*.png"))) >= 3
+    broken = tmp_path / "broken.md"
+    broken.write_text(
+        '<boltArtifact id="a" title="b"><boltAction type="file" filePath="src/App.tsx">'
+        "export default function App() {\n  return <div>\n}\n</boltAction></boltArtifact>"
+    )
+    bad = _webgen("render", str(broken), "--out", str(tmp_path / "bad"), cwd=tmp_path)
+    assert bad.returncode == 1 and "src/App.tsx:3" in bad.stdout
+    data = json.loads((tmp_path / "bad" / "observation.json").read_text())
+    assert data["build"]["ok"] is False

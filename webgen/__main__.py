@@ -1,0 +1,5 @@
+"""`python -m webgen` runs the CLI."""
+
+from webgen.cli import app
+
+app()
