@@ -107,13 +107,14 @@ class SiteEnvironment:
         return notes
 
     def typecheck(self, site: Path) -> list[Diagnostic]:
+        """`tsc --noEmit` with the scaffold's tsconfig (restored if the site's copy differs): a separate signal."""
+        config = site / "tsconfig.json"
+        original = self.scaffold.source / "tsconfig.json"
+        if not config.is_file() or config.read_bytes() != original.read_bytes():
+            config.write_bytes(original.read_bytes())
         tsc = self.scaffold.node_modules / ".bin" / "tsc"
-        result = proc.run(
-            [str(tsc), "--noEmit", "-p", str(self.scaffold.source / "tsconfig.json"), "--rootDir", "."],
-            cwd=site,
-            timeout_s=self.settings.site.build_timeout_s,
-            env=npm_env(),
-        )
+        timeout = self.settings.site.build_timeout_s
+        result = proc.run([str(tsc), "--noEmit", "-p", str(config)], cwd=site, timeout_s=timeout, env=npm_env())
         found = []
         for line in result.output.splitlines():
             if m := _TSC_LINE.match(line.strip()):
@@ -123,7 +124,7 @@ class SiteEnvironment:
                     )
                 )
         if result.timed_out:
-            found.append(Diagnostic(source="typecheck", message="type-check timed out"))
+            found.append(Diagnostic(source="typecheck", message=f"the type-check did not finish within {timeout:g}s"))
         return found[:30]
 
     @contextlib.contextmanager

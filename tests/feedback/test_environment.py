@@ -149,3 +149,12 @@ export default function App() {
     page = obs.pages[0]
     assert not page.page_errors and not page.console_errors, page
     assert page.media_elements >= 4 and page.interactive_elements >= 1
+
+
+def test_typecheck_is_a_separate_optional_signal(env: SiteEnvironment, tmp_path: Path) -> None:
+    app = "export default function App() {\n  const n: number = 'text';\n  return <p>Typed page with some text {n}</p>;\n}\n"
+    site = make_site(env, tmp_path, {"src/App.tsx": app})
+    assert env.observe(site).typecheck is None  # off by default, and the build itself does not type-check
+    found = env.typecheck(site)
+    assert [(d.file, d.line) for d in found] == [("src/App.tsx", 2)]
+    assert "TS2322" in found[0].message
