@@ -13,7 +13,7 @@ from pathlib import Path
 from webgen.feedback import deps, proc
 from webgen.feedback.builder import BuildWorker
 from webgen.feedback.checks import run_checks
-from webgen.feedback.renderer import Renderer, RendererConfig
+from webgen.feedback.renderer import Renderer
 from webgen.feedback.routes import discover_routes
 from webgen.feedback.scaffold import PROTECTED_FILES, Scaffold, ensure_installed, get_scaffold, init_site, npm_env
 from webgen.feedback.server import StaticServer
@@ -30,18 +30,7 @@ class SiteEnvironment:
     def __init__(self, settings: Settings, renderer: Renderer | None = None) -> None:
         self.settings = settings
         self.scaffold: Scaffold = get_scaffold(settings.scaffold, settings.home)
-        site = settings.site
-        self.renderer = renderer or Renderer(
-            RendererConfig(
-                chromium_path=settings.chromium_path,
-                viewport_width=site.viewport_width,
-                viewport_height=site.viewport_height,
-                page_timeout_s=site.page_timeout_s,
-                settle_ms=site.settle_ms,
-                max_routes=site.max_routes,
-                full_page_max_height=site.full_page_max_height,
-            )
-        )
+        self.renderer = renderer or Renderer(settings.site, chromium_path=settings.chromium_path)
         self._builder: BuildWorker | None = None
 
     def start(self) -> SiteEnvironment:

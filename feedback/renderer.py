@@ -19,9 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from webgen.env import CHROMIUM_ARGS
+from webgen.settings import SiteSettings
 from webgen.types import PageVisit
 
 log = logging.getLogger(__name__)
@@ -36,17 +35,6 @@ _NAVIGATE_JS = (
     "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
 )
 _FRAMES_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
-
-
-class RendererConfig(BaseModel):
-    chromium_path: Path = Path("/usr/bin/chromium")
-    viewport_width: int = 1024
-    viewport_height: int = 768
-    page_timeout_s: float = 15.0
-    settle_ms: int = 100
-    max_routes: int = 8
-    full_page_max_height: int = 6000
-    full_page: bool = True
 
 
 def normalize_route(route: str) -> str:
@@ -120,8 +108,9 @@ class Renderer:
     (they are created while the next build runs), so a visit does not wait for `new_page`.
     """
 
-    def __init__(self, config: RendererConfig | None = None) -> None:
-        self.config = config or RendererConfig()
+    def __init__(self, config: SiteSettings | None = None, chromium_path: Path = Path("/usr/bin/chromium")) -> None:
+        self.config = config or SiteSettings()
+        self.chromium_path = chromium_path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._playwright: Any = None
@@ -166,7 +155,7 @@ class Renderer:
 
         if self._playwright is None:
             self._playwright = await async_playwright().start()
-        path = self.config.chromium_path
+        path = self.chromium_path
         if not path.exists():
             raise FileNotFoundError(f"Chromium not found at {path}; install it with `apt-get install -y chromium`")
         self._browser = await self._playwright.chromium.launch(

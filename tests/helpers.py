@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from webgen.feedback.environment import SiteEnvironment
@@ -38,3 +39,23 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             stack.append(child)
     return found
+
+
+def own_processes(before: set[int]) -> set[int]:
+    """Processes started by this test process since `before` (new direct children and their trees).
+
+    Processes that long-lived session fixtures spawn meanwhile (a browser's helpers) are not counted.
+    """
+    me = os.getpid()
+    roots = {pid for pid in descendants(me) if _parent(pid) == me} - before
+    found = set(roots)
+    for root in roots:
+        found |= descendants(root)
+    return found
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None

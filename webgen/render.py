@@ -59,7 +59,7 @@ def prepare_site(source: Path, env: SiteEnvironment, out: Path) -> tuple[Path, A
         writes = [w for w in writes if not _is_scaffold_copy(w, env)]
     else:
         parsed = parse_response(source.read_text(encoding="utf-8", errors="replace"))
-        writes = [FileWrite(path=f.path, content=f.content) for f in parsed.files]
+        writes = parsed.files
     return site, workspace_for(site).apply(writes), parsed
 
 

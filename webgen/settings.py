@@ -48,6 +48,7 @@ class SiteSettings(BaseModel):
     max_routes: int = 8
     viewport_width: int = 1024
     viewport_height: int = 768
+    full_page: bool = True
     full_page_max_height: int = 6000
     typecheck: bool = False
 
