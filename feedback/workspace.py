@@ -163,6 +163,22 @@ def _manifest_path_ok(rel: object) -> bool:
     return isinstance(rel, str) and "\0" not in rel and all(p not in ("", ".", "..") for p in rel.split("/"))
 
 
+def read_manifest(blobs: BlobStore, snapshot_id: str) -> dict[str, str]:
+    """A snapshot's files (relative path -> blob digest) from any blob store. Raises :class:`UnknownSnapshot`."""
+    if not is_digest(snapshot_id):
+        raise UnknownSnapshot(f"unknown snapshot id {snapshot_id!r}")
+    try:
+        doc = json.loads(blobs.get(snapshot_id))
+    except KeyError:
+        raise UnknownSnapshot(f"unknown snapshot id {snapshot_id!r}") from None
+    except ValueError:
+        doc = None
+    files = doc.get("files") if isinstance(doc, dict) and doc.get("format") == _MANIFEST_FORMAT else None
+    if not isinstance(files, dict) or not all(_manifest_path_ok(rel) and is_digest(d) for rel, d in files.items()):
+        raise UnknownSnapshot(f"{snapshot_id} is not a valid workspace snapshot")
+    return dict(files)
+
+
 class Workspace:
     """Guarded writer, reader, snapshotter and restorer of one site folder (see the module docstring)."""
 
@@ -319,21 +335,10 @@ class Workspace:
 
     def manifest(self, snapshot_id: str) -> dict[str, str]:
         """The snapshot's files (relative path -> blob digest). Raises :class:`UnknownSnapshot`."""
-        if not is_digest(snapshot_id):
-            raise UnknownSnapshot(f"unknown snapshot id {snapshot_id!r}")
-        try:
-            doc = json.loads(self.blobs.get(snapshot_id))
-        except KeyError:
-            raise UnknownSnapshot(f"unknown snapshot id {snapshot_id!r}") from None
-        except ValueError:
-            doc = None
-        files = doc.get("files") if isinstance(doc, dict) and doc.get("format") == _MANIFEST_FORMAT else None
-        if not isinstance(files, dict) or not all(
-            _manifest_path_ok(rel) and is_digest(d) and not self._is_ignored(rel.split("/")[0])
-            for rel, d in files.items()
-        ):
+        files = read_manifest(self.blobs, snapshot_id)
+        if any(self._is_ignored(rel.split("/")[0]) for rel in files):
             raise UnknownSnapshot(f"{snapshot_id} is not a valid workspace snapshot")
-        return dict(files)
+        return files
 
     def restore(self, snapshot_id: str) -> None:
         """Make the tree's files exactly the snapshot's; matching files are not touched, ignored folders never.

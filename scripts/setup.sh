@@ -3,9 +3,17 @@
 #   1. Debian's chromium (never `playwright install`)
 #   2. .venv with webgen and its extras, pinned by constraints.txt (CPU torch 2.13.0)
 #   3. the scaffold's node_modules cache (~/.cache/webgen, or $WEBGEN_HOME)
+#   4. with --test: Debian's PostgreSQL on loopback for the store's tests (scripts/postgres.sh)
 # Environment: WEBGEN_EXTRAS (default "all,dev"), PYTHON (default python3.11, else python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+with_test_services=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test_services=1 ;;
+    *) echo "usage: scripts/setup.sh [--test]" >&2; exit 2 ;;
+  esac
+done
 
 extras="${WEBGEN_EXTRAS:-all,dev}"
 python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
@@ -32,3 +40,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 .venv/bin/webgen scaffold install
+if [ "$with_test_services" -eq 1 ]; then
+  echo "setup: PostgreSQL for the tests at $(bash scripts/postgres.sh)"
+fi

@@ -142,3 +142,28 @@ def _print_observation(obs) -> None:  # noqa: ANN001 (Observation; keep the impo
         colour = "green" if check.passed else ("red" if check.severity == "error" else "yellow")
         console.print(f"[{colour}]{check.name}: {'pass' if check.passed else check.severity}[/] {check.detail}")
     console.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in obs.timings.items()))
+
+
+@app.command("fake-llm")
+def fake_llm(
+    script: Annotated[Path, typer.Option("--script", "-s", exists=True, dir_okay=False, help="YAML or JSON rules")],
+    port: Annotated[int, typer.Option(help="loopback port (0: any free port)")] = 8000,
+) -> None:
+    """Serve scripted replies over the OpenAI chat API on 127.0.0.1 (for demos and tests). Ctrl-C stops it."""
+    from webgen.agent.fake_script import ScriptError
+    from webgen.agent.fake_server import serve
+
+    try:
+        serve(script, port, on_ready=lambda url: console.print(f"fake model server at {url} (script {script})"))
+    except ScriptError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _register_subcommands() -> None:
+    from webgen.cli_db import db_app
+
+    app.add_typer(db_app, name="db")
+
+
+_register_subcommands()

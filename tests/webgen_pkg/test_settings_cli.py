@@ -80,3 +80,66 @@ def test_cli_render_response_and_failing_site(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "src/App.tsx:3" in bad.stdout
     data = json.loads((tmp_path / "bad" / "observation.json").read_text())
     assert data["build"]["ok"] is False
+
+
+def test_cli_db_import_stats_and_bad_lines(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "WEBGEN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+    def webgen(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "webgen", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+
+    bad = tmp_path / "tasks.jsonl"
+    bad.write_text('{"id": 1, "instruction": "A shop"}\n{"id": 2}\n')
+    rejected = webgen("db", "import", str(bad))
+    assert rejected.returncode == 1 and "line 2" in rejected.stdout and "nothing imported" in rejected.stdout
+    skipped = webgen("db", "import", str(bad), "--on-error", "skip", "--source", "mine")
+    assert skipped.returncode == 0 and "1 new" in skipped.stdout and "skipped line 2" in skipped.stdout
+    stats = webgen("db", "stats")
+    assert json.loads(stats.stdout)["tasks"] == 1
+    assert webgen("db", "prune").returncode == 2  # says what to choose instead of deleting everything
+
+
+def test_cli_fake_llm_serves_a_script(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    script = tmp_path / "script.yaml"
+    script.write_text("- model: coder\n  reply: hello from the script\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webgen", "fake-llm", "--script", str(script), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as response:
+                    assert "coder" in response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("fake-llm did not start")
+        body = json.dumps({"model": "coder", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.loads(response.read())["choices"][0]["message"]["content"] == "hello from the script"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
