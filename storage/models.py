@@ -75,6 +75,7 @@ class StepRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     prompt_refs: Mapped[list[Any]] = mapped_column(default=list)
     completion: Mapped[str] = mapped_column(Text, default="")
+    feedback: Mapped[str] = mapped_column(Text, default="")
     actions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     base_snapshot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     snapshot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -60,6 +60,7 @@ class StepRecord(BaseModel):
     kind: StepKind = "edit"
     prompt: list[dict[str, Any]] = Field(default_factory=list)
     completion: str = ""
+    feedback: str = Field(default="", description="the user message the harness answered this step with")
     actions: dict[str, Any] = Field(default_factory=dict)
     base_snapshot_id: str | None = Field(default=None, description="the files the completion was applied to")
     snapshot_id: str | None = Field(default=None, description="the files after the step")
@@ -90,6 +91,7 @@ class Step(BaseModel):
     kind: StepKind
     prompt_refs: list[str]
     completion: str
+    feedback: str
     actions: dict[str, Any]
     base_snapshot_id: str | None
     snapshot_id: str | None

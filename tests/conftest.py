@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import netguard
 from webgen.env import apply_offline_env
 from webgen.feedback.environment import SiteEnvironment
 from webgen.settings import Settings
@@ -13,6 +14,21 @@ from webgen.settings import Settings
 
 def pytest_configure(config: pytest.Config) -> None:
     apply_offline_env()
+    netguard.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if netguard.violations:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's reporter)
+    if netguard.violations:
+        terminalreporter.write_line(
+            f"NETWORK GUARD: {len(netguard.violations)} attempt(s) to leave loopback:", red=True
+        )
+        for attempt in netguard.violations[:20]:
+            terminalreporter.write_line(f"  {attempt}", red=True)
 
 
 @pytest.fixture(scope="session")

@@ -161,9 +161,12 @@ def fake_llm(
 
 
 def _register_subcommands() -> None:
+    from webgen.cli_build import build, show
     from webgen.cli_db import db_app
 
     app.add_typer(db_app, name="db")
+    app.command()(build)
+    app.command()(show)
 
 
 _register_subcommands()

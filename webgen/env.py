@@ -14,6 +14,7 @@ OFFLINE_ENV: dict[str, str] = {
     "BROWSER_USE_CLOUD_SYNC": "false",
     "BROWSER_USE_VERSION_CHECK": "false",
     "BROWSER_USE_DISABLE_EXTENSIONS": "1",
+    "BROWSER_USE_SETUP_LOGGING": "false",
 }
 
 #: Chromium flags: no background traffic, and every host name but loopback resolves to nothing.

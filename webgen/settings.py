@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -53,6 +53,27 @@ class SiteSettings(BaseModel):
     typecheck: bool = False
 
 
+class AgentSettings(BaseModel):
+    """The agent loop (ARCHITECTURE §4) and the single-shot reward (§6)."""
+
+    max_steps: int = 20
+    error_limit: int = Field(default=5, description="consecutive error steps before backtracking")
+    restart_limit: int = Field(default=5, description="coder endpoint failures before the run gives up")
+    good_score: float = Field(default=3.0, description="screenshot score at least this (and no error) is good")
+    context_tokens: int = Field(default=32_000, description="prompt budget; old feedback is truncated first")
+    token_budget: int | None = Field(default=None, description="tokens a run may spend over all roles")
+    coder_temperature: float = 0.5
+    coder_max_tokens: int | None = None
+    gui_agent: Literal["webvoyager", "browser-use"] = "webvoyager"
+    gui_max_steps: int = 15
+    gui_timeout_s: float = 300.0
+    judge_max_images: int = 3
+    reward_gamma: float = 0.1
+    reward_lambda: float = 0.1
+    reward_psi_static: float = 0.0
+    reward_psi_build: float = 0.0
+
+
 class Settings(BaseSettings):
     """Resolved configuration; `Settings.load()` is the one way the CLI builds it."""
 
@@ -68,6 +89,7 @@ class Settings(BaseSettings):
     judge: ModelEndpoint = Field(default_factory=ModelEndpoint)
     gui: ModelEndpoint = Field(default_factory=ModelEndpoint)
     site: SiteSettings = Field(default_factory=SiteSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @field_validator("home", mode="after")
     @classmethod

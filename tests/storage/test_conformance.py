@@ -38,9 +38,9 @@ def history(n: int) -> list[dict]:
 
 
 def test_migrations_reach_head_and_are_idempotent(store: TrajectoryStore) -> None:
-    assert db.current_revision(store.engine) == db.head_revision(store.engine) == "0001"
+    assert db.current_revision(store.engine) == db.head_revision(store.engine) == "0002"
     db.upgrade(store.engine)
-    assert db.current_revision(store.engine) == "0001"
+    assert db.current_revision(store.engine) == "0002"
 
 
 def test_tasks_insert_dedupe_and_update(store: TrajectoryStore) -> None:
@@ -246,3 +246,26 @@ def test_exports(store: TrajectoryStore, tmp_path: Path) -> None:
     assert list(sft_rows(store, min_score=5.5)) == []
     dataset = grpo_dataset(store)
     assert dataset.num_rows == 2 and dataset[1]["prompt"] == history(1) and dataset[1]["gui_grade"] == 5
+
+
+def test_upgrade_from_an_older_schema_keeps_data(store_url: str) -> None:
+    from sqlalchemy import text
+
+    from webgen.storage.db import make_engine, upgrade
+
+    engine = make_engine(store_url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tasks (source, external_id, instruction, category, application_type, "
+                "ui_test_cases, created_at) VALUES ('old', '1', 'kept', '{}', '', '[]', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    with TrajectoryStore(store_url) as store:  # opening migrates to head
+        assert db.current_revision(store.engine) == "0002"
+        task = store.find_task("old", "1")
+        run_id = store.start_run(task.id, "agent")
+        store.add_step(run_id, StepRecord(index=0, completion="c", feedback="build ok"))
+        assert store.steps(run_id)[0].feedback == "build ok"
