@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import threading
 import time
@@ -18,6 +19,8 @@ from collections.abc import Coroutine
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+
+from PIL import Image
 
 from webgen.env import CHROMIUM_ARGS
 from webgen.settings import SiteSettings
@@ -265,17 +268,21 @@ class Renderer:
         with contextlib.suppress(Exception):
             await page.wait_for_function(_READY_JS, timeout=max(cfg.settle_ms * 4, 1000))
         await page.evaluate(_FRAMES_JS)
-        if cfg.settle_ms:
-            await page.wait_for_timeout(cfg.settle_ms)
+        # A route reached in-page is painted after two frames; a first load also runs the app's start-up effects.
+        settle = cfg.settle_ms if full_load else cfg.settle_ms // 2
+        if settle:
+            await page.wait_for_timeout(settle)
         stats = await page.evaluate(self._probe_js)
-        shot = await page.screenshot(type="png", animations="disabled", timeout=timeout_ms)
-        full = None
         if cfg.full_page and stats["page_height"] > cfg.viewport_height:
+            # One capture of the whole page; the viewport shot is its top (cheaper than a second capture).
             height = min(stats["page_height"], cfg.full_page_max_height)
             clip = {"x": 0, "y": 0, "width": cfg.viewport_width, "height": height}
             full = await page.screenshot(
                 type="png", animations="disabled", full_page=True, clip=clip, timeout=timeout_ms
             )
+            shot = crop_top(full, cfg.viewport_width, cfg.viewport_height)
+        else:
+            shot = full = await page.screenshot(type="png", animations="disabled", timeout=timeout_ms)
         broken = stats.pop("broken_image_urls")
         return PageVisit(
             route=route,
@@ -285,10 +292,18 @@ class Renderer:
             broken_images=len(broken),
             broken_image_urls=broken,
             screenshot=shot,
-            full_screenshot=full or shot,
+            full_screenshot=full,
             links=[normalize_route(link) for link in stats.pop("links")],
             **stats,
         )
+
+
+def crop_top(png: bytes, width: int, height: int) -> bytes:
+    """The top `width`×`height` of a PNG, as PNG (fast compression: these are working screenshots)."""
+    with Image.open(io.BytesIO(png)) as image:
+        out = io.BytesIO()
+        image.crop((0, 0, min(width, image.width), min(height, image.height))).save(out, "PNG", compress_level=1)
+    return out.getvalue()
 
 
 def _describe_exception(exc: Any) -> str:

@@ -97,7 +97,8 @@ def execute(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
         index=state["next_index"],
         build_ok=observation.build.ok,
         pages=len(observation.pages),
-        errors=[c.detail for c in observation.checks if not c.passed and c.severity == "error"],
+        errors=[d.render() for d in observation.build.diagnostics[:3]]
+        + [c.detail for c in observation.checks if not c.passed and c.severity == "error" and c.name != "build"],
     )
     latency = {**state.get("latency", {}), "execute": time.monotonic() - started}
     return {"observation": observation.model_dump(mode="json"), "latency": latency}

@@ -41,11 +41,13 @@ def is_good(step: StepSummary, good_score: float = 3.0) -> bool:
 
 
 def select_best(steps: Sequence[StepSummary], good_score: float = 3.0) -> tuple[StepSummary | None, bool]:
-    """(best step, whether it is good). Ties go to the later step."""
+    """(best step, whether it is good). Ties go to the later step. A finish step is a marker on its parent's
+    files, not a state of its own, so it is a candidate only when nothing else is."""
     if not steps:
         return None, False
-    good = [s for s in steps if is_good(s, good_score)]
-    pool = good or list(steps)
+    states = [s for s in steps if s.kind != "finish"] or list(steps)
+    good = [s for s in states if is_good(s, good_score)]
+    pool = good or states
     best = max(pool, key=lambda s: (s.gui_grade or 0.0, s.screenshot_score or 0.0, s.index))
     return best, bool(good)
 

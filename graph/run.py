@@ -39,7 +39,7 @@ def make_gui_agent(settings: Settings, client: OpenAIClient) -> Any:
         return BrowserUseAgent(settings.gui, chromium_path=settings.chromium_path)
     from webgen.feedback.webvoyager import WebVoyagerAgent
 
-    return WebVoyagerAgent(client, chromium_path=settings.chromium_path)
+    return WebVoyagerAgent(client, chromium_path=settings.chromium_path, waits=settings.agent.gui_waits)
 
 
 def make_deps(

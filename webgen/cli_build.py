@@ -42,13 +42,27 @@ def _on_event(event: dict[str, Any]) -> None:
         console.print(f"[yellow]backtracking to {target}[/yellow]")
 
 
-def _export(site: Path, run_dir: Path, best: int | None, out: Path) -> None:
+def _export(store, site: Path, run_id: str, best: int | None, out: Path) -> None:  # noqa: ANN001 (TrajectoryStore)
+    """The best step's files, and the screenshots of the step that rendered them (a GUI-test or finish step
+    shows its parent's files, so the walk goes up the parent chain)."""
+    from webgen.feedback.report import route_slug
+
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(site, out / "site", ignore=_SKIP, symlinks=False)
-    shots = run_dir / "steps" / f"{best:03d}" / "pages" if best is not None else None
-    if shots and shots.is_dir():
-        shutil.copytree(shots, out / "screenshots")
+    steps = {s.index: s for s in store.steps(run_id)}
+    current = steps.get(best) if best is not None else None
+    while current is not None:
+        shots = store.screenshots(current.id)
+        if shots:
+            (out / "screenshots").mkdir(parents=True, exist_ok=True)
+            routes = list(dict.fromkeys(shot.route for shot in shots))
+            for shot in shots:
+                suffix = "" if shot.kind == "viewport" else f".{shot.kind}"
+                name = f"{routes.index(shot.route):02d}-{route_slug(shot.route)}{suffix}.png"
+                (out / "screenshots" / name).write_bytes(shot.png)
+            return
+        current = steps.get(current.parent_index) if current.parent_index is not None else None
 
 
 def build(
@@ -90,8 +104,8 @@ def build(
             outcome = runner(deps, task, run_id)
         run = store.get_run(outcome.run_id)
         _print_summary(store, outcome.run_id)
-    target = out or Path("webgen-out") / outcome.run_id[:8]
-    _export(outcome.site, cfg.home / "runs" / outcome.run_id, outcome.best_step, target)
+        target = out or Path("webgen-out") / outcome.run_id[:8]
+        _export(store, outcome.site, outcome.run_id, outcome.best_step, target)
     console.print(f"run {outcome.run_id}: {run.status}, best step {outcome.best_step} -> {target}")
 
 

@@ -67,6 +67,9 @@ class AgentSettings(BaseModel):
     gui_agent: Literal["webvoyager", "browser-use"] = "webvoyager"
     gui_max_steps: int = 15
     gui_timeout_s: float = 300.0
+    gui_waits: dict[str, float] | None = Field(
+        default=None, description="WebVoyager pauses after actions (click, type, scroll, wait, goback); None: published"
+    )
     judge_max_images: int = 3
     reward_gamma: float = 0.1
     reward_lambda: float = 0.1

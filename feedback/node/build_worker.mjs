@@ -16,7 +16,6 @@ const importFromScaffold = (name) => import(pathToFileURL(requireFromScaffold.re
 const vite = await importFromScaffold("vite");
 const react = (await importFromScaffold("@vitejs/plugin-react")).default;
 const tailwindcss = requireFromScaffold("tailwindcss");
-const autoprefixer = requireFromScaffold("autoprefixer");
 const DEDUPE = ["react", "react-dom", "react-router", "react-router-dom"];
 // Packages whose entry is a barrel of re-exports: named imports from them are rewritten to the module that
 // defines each name, so the bundler parses a handful of files instead of thousands (lucide-react: ~0.35 s a build).
@@ -141,7 +140,7 @@ function siteConfig(root, outDir, allow, theme) {
             theme: theme ?? { extend: {} },
             plugins: [],
           }),
-          autoprefixer(),
+
         ],
       },
     },

@@ -61,3 +61,10 @@ def test_routing() -> None:
     assert route_after_record(kind="edit", **{**common, "errors_in_a_row": 5}) == "backtrack"
     assert route_after_record(kind="edit", **{**common, "steps_taken": 20}) == "select_best"
     assert route_after_record(kind="edit", **common, gave_up=True) == "select_best"
+
+
+def test_finish_markers_are_not_selected_over_their_state() -> None:
+    steps = [step(0, 4), StepSummary(index=1, parent_index=0, kind="finish", screenshot_score=4)]
+    assert select_best(steps)[0].index == 0
+    only = [StepSummary(index=0, kind="finish")]
+    assert select_best(only)[0].index == 0
