@@ -19,13 +19,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from webgen import templates
 from webgen.agent.llm import BudgetExceeded, EmptyCompletion, LLMClient, LLMError, Message, image_part, text_part
 from webgen.feedback.replies import (
     coerce_bool,
@@ -105,26 +104,14 @@ class JudgmentCache(Protocol):
 # --- prompts --------------------------------------------------------------------------------------
 
 
-def _load_prompt(name: str) -> str | None:
-    resource = resources.files("webgen.feedback") / "prompts" / name
-    return resource.read_text(encoding="utf-8") if resource.is_file() else None
-
-
-@lru_cache(maxsize=1)
 def prompt_environment() -> jinja2.Environment:
     """Jinja over ``feedback/prompts/*.j2``; a missing variable is an error, never an empty string."""
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load_prompt),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return templates.environment("webgen.feedback")
 
 
 def render_prompt(name: str, **values: Any) -> str:
     """Render the prompt template ``name`` with ``values``."""
-    return prompt_environment().get_template(name).render(**values).strip()
+    return templates.render("webgen.feedback", name, **values)
 
 
 # --- parsing --------------------------------------------------------------------------------------

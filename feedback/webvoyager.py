@@ -26,8 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import jinja2
-
+from webgen import templates
 from webgen.agent.llm import BudgetExceeded, LLMClient, LLMError, image_part, text_part
 from webgen.env import CHROMIUM_ARGS
 from webgen.feedback.gui_types import GUIOutcome, GUIStep, GUITestResult, verdict_from_text
@@ -53,16 +52,12 @@ _SELF_TARGET_JS = "el => { const a = el.closest('a'); if (a) a.target = '_self';
 # --- prompts and scoring --------------------------------------------------------------------------
 
 
-def _prompt_text(name: str) -> str:
-    return (resources.files("webgen.feedback") / "prompts" / name).read_text(encoding="utf-8")
-
-
 @cache
 def _prompts() -> tuple[str, Any]:
-    """The system prompt and the task template's macros (StrictUndefined: a missing value is an error)."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
-    system = env.from_string(_prompt_text("webvoyager_system.j2")).render().strip()
-    return system, env.from_string(_prompt_text("webvoyager_task.j2")).module
+    """The system prompt and the task template's macros."""
+    return templates.render("webgen.feedback", "webvoyager_system.j2"), templates.macros(
+        "webgen.feedback", "webvoyager_task.j2"
+    )
 
 
 def _say(macro: str, *args: Any) -> str:
