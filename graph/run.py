@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel
 
@@ -69,11 +70,28 @@ def make_deps(
     )
 
 
+def checkpoint_target(settings: Settings) -> str:
+    """Where checkpoints go: `checkpoint_url`, else the store's database when it is Postgres (so every
+    machine of a batch can resume any run), else a SQLite file under home."""
+    url = settings.checkpoint_url or settings.resolved_database_url
+    if url.startswith("postgresql"):
+        return url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return str(settings.home / "checkpoints.sqlite")
+
+
 @contextlib.contextmanager
-def checkpointer(settings: Settings) -> Iterator[SqliteSaver]:
+def checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
     """LangGraph's checkpoints (resume only; training data lives in the store), thread = run id."""
+    target = checkpoint_target(settings)
+    if target.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres import PostgresSaver  # the `postgres` extra
+
+        with PostgresSaver.from_conn_string(target) as saver:
+            saver.setup()
+            yield saver
+        return
     settings.home.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(settings.home / "checkpoints.sqlite", check_same_thread=False, timeout=60)
+    conn = sqlite3.connect(target, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode=WAL")
     try:
         yield SqliteSaver(conn)

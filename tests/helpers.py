@@ -59,3 +59,27 @@ def _parent(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+POSTGRES_URL = os.environ.get(
+    "WEBGEN_TEST_POSTGRES_URL", "postgresql+psycopg://webgen:webgen@127.0.0.1:5432/webgen_test"
+)
+
+
+def require_postgres() -> str:
+    """An empty test database on the PostgreSQL server, or skip (fail under CI, which starts one) saying why."""
+    import pytest
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    except Exception as exc:
+        message = f"no PostgreSQL at {POSTGRES_URL} ({str(exc).splitlines()[0]}); start one with scripts/postgres.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs and starts it: a missing server there is a failure
+        pytest.skip(message)
+    return POSTGRES_URL

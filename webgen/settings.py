@@ -84,6 +84,11 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home, description="caches: scaffold node_modules, sites, blobs")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
+    checkpoint_url: str | None = Field(
+        default=None,
+        description="LangGraph checkpoints: a postgresql:// URL, else the database's when it is Postgres, "
+        "else sqlite under home",
+    )
     scaffold: str = "react18-v1"
     chromium_path: Path = Path("/usr/bin/chromium")
     node_path: str = "node"

@@ -84,10 +84,17 @@ def run_loop(env: SiteEnvironment, settings: Settings, tmp_path: Path) -> Iterat
     """run_loop(rules, mode="agent", instruction=..., **agent_settings) -> (outcome, store, server)."""
     opened: list[Any] = []
 
-    def run(rules: list[dict], mode: str = "agent", instruction: str = "A bakery site with a menu", **agent: Any):
+    def run(
+        rules: list[dict],
+        mode: str = "agent",
+        instruction: str = "A bakery site with a menu",
+        database_url: str | None = None,
+        **agent: Any,
+    ):
         server = FakeLLMServer(rules).start()
         opened.append(server)
         cfg = loop_settings(settings, tmp_path / "home", server, **agent)
+        cfg.database_url = database_url or cfg.database_url
         store = TrajectoryStore(cfg.resolved_database_url)
         opened.append(store)
         task = store.ensure_task(TaskIn(source="test", external_id=instruction[:40], instruction=instruction))

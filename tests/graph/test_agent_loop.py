@@ -114,3 +114,21 @@ def test_judge_endpoint_failure_is_not_a_site_score(run_loop) -> None:
     step = store.steps(outcome.run_id)[0]
     assert step.judge["outcome"] == "endpoint_error" and step.screenshot_score is None
     assert "Screenshot review: unavailable (endpoint_error)" in step.feedback
+
+
+def test_store_and_checkpoints_on_postgres(run_loop) -> None:
+    from tests.helpers import require_postgres
+
+    url = require_postgres()
+    rules = [*coder(single_page("On Postgres"), '<boltAction type="finish"/>'), *judge_rules(4)]
+    outcome, store, _ = run_loop(rules, database_url=url, max_steps=3)
+    assert store.engine.dialect.name == "postgresql"
+    assert [(s.index, s.kind) for s in store.steps(outcome.run_id)] == [(0, "edit"), (1, "finish")]
+    assert outcome.best_step == 0 and store.get_run(outcome.run_id).status == "finished"
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:  # LangGraph wrote its checkpoints for this run into the same database
+        threads = conn.execute(text("SELECT DISTINCT thread_id FROM checkpoints")).scalars().all()
+    engine.dispose()
+    assert outcome.run_id in threads
