@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from webgen.storage.store import DuplicateStep, StoreError, TrajectoryStore
 from webgen.storage.values import StepRecord, TaskIn
 from webgen.types import BuildResult, Observation, PageVisit
 
-BENCH = Path(__file__).resolve().parents[3] / "shared" / "data" / "webgen-bench" / "test.jsonl"
+BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "webgen-bench" / "test.jsonl"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 
 
@@ -191,6 +192,11 @@ def test_prune_frees_only_unshared_blobs(store: TrajectoryStore, tmp_path: Path)
 
 
 def test_import_bench_and_reimport(store: TrajectoryStore) -> None:
+    if not BENCH.is_file():  # shared/ sits beside the checkout (as in CI)
+        message = f"WebGen-Bench data not found at {BENCH}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     report = import_tasks(store, BENCH)
     assert (report.source, report.lines, report.inserted, report.skipped) == ("webgen-bench", 101, 101, [])
     again = import_tasks(store, BENCH)
