@@ -37,3 +37,16 @@ def test_demo_script_builds_the_site_end_to_end(tmp_path: Path) -> None:
         steps = store.steps(run.id)
         assert [s.kind for s in steps] == ["edit", "edit", "gui_request", "finish"]
         assert steps[2].gui["steps"][2]["action"] == "Click [4]" and steps[2].gui_verdict == "YES"
+    shown = subprocess.run(
+        [sys.executable, "-m", "webgen", "show", run.id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0 and "gui_req" in shown.stdout and "best step 2" in shown.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "webgen", "show", "no-such-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "no run no-such-run" in missing.stdout
