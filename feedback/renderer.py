@@ -37,7 +37,6 @@ _READY_JS = (
 _NAVIGATE_JS = (
     "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
 )
-_FRAMES_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
 def normalize_route(route: str) -> str:
@@ -267,7 +266,6 @@ class Renderer:
             await page.evaluate(_NAVIGATE_JS, route)
         with contextlib.suppress(Exception):
             await page.wait_for_function(_READY_JS, timeout=max(cfg.settle_ms * 4, 1000))
-        await page.evaluate(_FRAMES_JS)
         # A route reached in-page is painted after two frames; a first load also runs the app's start-up effects.
         settle = cfg.settle_ms if full_load else cfg.settle_ms // 2
         if settle:

@@ -6,7 +6,8 @@ baseline:   what the published agent does per step, measured in the same run: a 
             (npm cache warm), `npm run dev`, wait for the URL, wait 3 s, one screenshot
 memory:     peak PSS of this process tree while N sites are observed at once, divided by N
 
-Usage: python scripts/bench_env.py [--warm 10] [--cold 3] [--baseline 2] [--concurrent 2]
+Usage: python scripts/bench_env.py [--warm 10] [--cold 3] [--baseline 2] [--concurrent 2] [--gap 0]
+(--gap S pauses S seconds before each warm step, as a model's turn does in a real run)
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def new_site(env: SiteEnvironment, root: Path) -> Path:
     return site
 
 
-def warm_and_cold(settings: Settings, work: Path, warm: int, cold: int) -> dict:
+def warm_and_cold(settings: Settings, work: Path, warm: int, cold: int, gap: float = 0.0) -> dict:
     cold_samples, warm_samples, stages = [], [], {"build": [], "render": []}
     for i in range(cold):
         started = time.monotonic()
@@ -69,6 +70,7 @@ def warm_and_cold(settings: Settings, work: Path, warm: int, cold: int) -> dict:
                 site = work / f"cold{i}"
                 workspace = workspace_for(site)
                 for step in range(warm):
+                    time.sleep(gap)
                     started = time.monotonic()
                     workspace.apply([edit(step)])
                     obs = env.observe(site)
@@ -185,12 +187,14 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3)
     parser.add_argument("--baseline", type=int, default=2)
     parser.add_argument("--concurrent", type=int, default=2)
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds of pause before each warm step")
     args = parser.parse_args()
     apply_offline_env()
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="webgen-bench-") as tmp:
         work = Path(tmp)
-        result = warm_and_cold(settings, work, args.warm, args.cold)
+        result = warm_and_cold(settings, work, args.warm, args.cold, args.gap)
+        result["gap_s"] = args.gap
         with Renderer() as renderer:
             naive = [naive_step(settings, work / f"naive{i}", renderer) for i in range(args.baseline)]
         result["baseline_published_way"] = stats([n["with_settle"] for n in naive])

@@ -5,7 +5,11 @@ example site, with every model scripted through the fake server, so model latenc
 round trip. Each step's wall time runs from one `generate` to the next; the overhead is that minus
 the time spent in model calls (the coder's completion and the judge's call).
 
-Usage: python scripts/bench_loop.py [--steps 12]
+With --model-latency S the scripted coder takes S seconds to answer, as a real model does (work the harness
+does in the background, such as preparing the next browser context, then overlaps the wait, as in real runs);
+that time is subtracted like any model time.
+
+Usage: python scripts/bench_loop.py [--steps 12] [--model-latency 1.0]
 """
 
 from __future__ import annotations
@@ -28,12 +32,18 @@ from webgen.storage.values import TaskIn
 EXAMPLE = Path(__file__).resolve().parents[1] / "webgen" / "examples" / "bakery.md"
 
 
-def coder_replies(steps: int) -> list[dict]:
+def coder_replies(steps: int, latency: float) -> list[dict]:
     """Whole-file edits of the example, a different hero title each step."""
     text = EXAMPLE.read_text()
     artifact = text[text.index("<boltArtifact") : text.index("</boltArtifact>") + len("</boltArtifact>")]
     return [
-        {"model": "coder", "reply": artifact.replace("Bread worth waking up for", f"Fresh bread #{i}")}
+        {
+            "model": "coder",
+            "reply": {
+                "content": artifact.replace("Bread worth waking up for", f"Fresh bread #{i}"),
+                "delay_s": latency,
+            },
+        }
         for i in range(steps)
     ]
 
@@ -47,6 +57,7 @@ def stats(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--model-latency", type=float, default=1.0, help="seconds the scripted coder takes")
     args = parser.parse_args()
     apply_offline_env()
     judge = {
@@ -57,7 +68,7 @@ def main() -> None:
     events: list[tuple[float, dict]] = []
     with (
         tempfile.TemporaryDirectory(prefix="webgen-bench-loop-") as tmp,
-        FakeLLMServer([*coder_replies(args.steps), judge]) as server,
+        FakeLLMServer([*coder_replies(args.steps, args.model_latency), judge]) as server,
     ):
         cfg = Settings()
         cfg.home = Path(tmp)
@@ -86,6 +97,7 @@ def main() -> None:
     }
     result = {
         "steps": len(steps),
+        "model_latency_s": args.model_latency,
         "status": outcome.status,
         "all_built": all(s.build_ok for s in steps),
         "harness_overhead_per_step": stats(warm),
