@@ -33,6 +33,7 @@ class DepsResult(BaseModel):
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     seconds: float = 0.0
+    failed: bool = Field(default=False, description="the extra packages could not be provided: do not build")
 
 
 def requested_packages(site: Path) -> tuple[dict[str, str], list[Diagnostic]]:
@@ -116,7 +117,8 @@ def resolve(site: Path, scaffold: Scaffold, home: Path, *, npm: str = "npm", tim
                 message=f"{len(extras)} packages outside the scaffold; at most {MAX_EXTRA_PACKAGES} may be added",
             )
         )
-        extras = {}
+        link_node_modules(site, scaffold.node_modules)
+        return DepsResult(node_modules=scaffold.node_modules, diagnostics=problems, notes=notes, failed=True)
     if not extras:
         link_node_modules(site, scaffold.node_modules)
         return DepsResult(node_modules=scaffold.node_modules, diagnostics=problems, notes=notes)
@@ -160,7 +162,7 @@ def resolve(site: Path, scaffold: Scaffold, home: Path, *, npm: str = "npm", tim
                 )
                 link_node_modules(site, scaffold.node_modules)
                 return DepsResult(
-                    node_modules=scaffold.node_modules, diagnostics=problems, notes=notes, seconds=seconds
+                    node_modules=scaffold.node_modules, diagnostics=problems, notes=notes, seconds=seconds, failed=True
                 )
             _overlay(scaffold, install_dir, overlay, extras)
             (root / ".installed").write_text(json.dumps(extras))

@@ -70,12 +70,10 @@ class SiteEnvironment:
             timeout_s=self.settings.site.deps_timeout_s,
         )
         notes = resolved.notes + self._ignored_configs(site)
-        if any(d.source == "deps" for d in resolved.diagnostics) and not resolved.extras:
-            failed = [d for d in resolved.diagnostics if "failed" in d.message or "at most" in d.message]
-            if failed:
-                return BuildResult(
-                    ok=False, seconds=time.monotonic() - started, diagnostics=resolved.diagnostics, notes=notes
-                )
+        if resolved.failed:
+            return BuildResult(
+                ok=False, seconds=time.monotonic() - started, diagnostics=resolved.diagnostics, notes=notes
+            )
         result = self._builder.build(site, site / "dist", timeout_s=self.settings.site.build_timeout_s)
         return result.model_copy(
             update={

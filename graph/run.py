@@ -18,6 +18,7 @@ from webgen.agent.prompts import render
 from webgen.feedback.environment import SiteEnvironment
 from webgen.feedback.judge import VLMJudge
 from webgen.feedback.scaffold import PROTECTED_FILES
+from webgen.feedback.workspace import Workspace
 from webgen.graph.build import build_graph
 from webgen.graph.deps import Deps
 from webgen.settings import Settings
@@ -120,13 +121,18 @@ def _config(settings: Settings, run_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": run_id}, "recursion_limit": settings.agent.max_steps * 10 + 50}
 
 
-def run_agent(deps: Deps, task: Task, run_id: str) -> RunOutcome:
-    """Run the loop for a run already started in the store (`store.start_run`)."""
+def fresh_site(deps: Deps) -> tuple[Path, Workspace]:
+    """The run's site folder, new from the scaffold, and its Workspace."""
     site = deps.run_dir / "site"
     if site.exists():
         shutil.rmtree(site)
     deps.env.new_site(site)
-    workspace = deps.workspace(str(site))
+    return site, deps.workspace(str(site))
+
+
+def run_agent(deps: Deps, task: Task, run_id: str) -> RunOutcome:
+    """Run the loop for a run already started in the store (`store.start_run`)."""
+    site, workspace = fresh_site(deps)
     initial = workspace.snapshot()
     deps.store.register_snapshot(initial)
     state = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 from webgen.agent.actions import has_exact_think_answer_format, parse_response
@@ -10,17 +9,13 @@ from webgen.agent.llm import LLMError
 from webgen.feedback.report import save_observation
 from webgen.feedback.rewards import RewardWeights, cascaded_reward, static_gate
 from webgen.graph.deps import Deps
-from webgen.graph.run import RunOutcome, system_messages
+from webgen.graph.run import RunOutcome, fresh_site, system_messages
 from webgen.storage.values import StepRecord, Task
 
 
 def run_single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
     agent = deps.settings.agent
-    site = deps.run_dir / "site"
-    if site.exists():
-        shutil.rmtree(site)
-    deps.env.new_site(site)
-    workspace = deps.workspace(str(site))
+    site, workspace = fresh_site(deps)
     base = workspace.snapshot()
     messages = system_messages(deps, task.instruction, template="single_shot.j2")
     latency: dict[str, float] = {}

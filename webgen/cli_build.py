@@ -114,7 +114,8 @@ def _print_summary(store, run_id: str) -> None:  # noqa: ANN001 (TrajectoryStore
     table = Table(
         "step", "kind", "parent", "build", "score", "gui", "error", "tokens", "seconds", title=f"run {run_id}"
     )
-    for step in store.steps(run_id):
+    steps = store.steps(run_id)
+    for step in steps:
         seconds = sum(v for v in step.latency.values() if isinstance(v, int | float))
         best = " *" if step.index == run.best_step else ""
         table.add_row(
@@ -129,7 +130,7 @@ def _print_summary(store, run_id: str) -> None:  # noqa: ANN001 (TrajectoryStore
             f"{seconds:.1f}",
         )
     console.print(table)
-    reward = next((s.reward_breakdown for s in store.steps(run_id) if s.reward_breakdown), None)
+    reward = next((s.reward_breakdown for s in steps if s.reward_breakdown), None)
     if reward:
         console.print(
             f"reward {reward['reward']} (stage {reward['stage']}, s_vis {reward['s_vis']}, "
