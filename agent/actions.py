@@ -14,9 +14,13 @@ Rules:
 * ``<think>`` blocks are skipped (drafted tags are not actions) and collected in ``thinking``; an
   unclosed ``<think>`` makes the rest thinking; a ``</think>`` before any ``<think>`` (templates that
   pre-fill the opening tag) makes everything before it thinking.  Think tags inside bodies are content.
-* A body ends at the next ``</boltAction>``/``</webAction>``, so a file containing that literal is cut
-  there (undetectable).  If an opening action tag, an artifact tag or the end of text comes first,
-  the file is *truncated*: listed in ``truncated``, not written.
+* As in bolt's own parser, only a closing action tag (``</boltAction>``/``</webAction>``) ends a file or
+  command body: text inside it that looks like an opening tag (or ``</boltArtifact>``) is content, and a
+  file containing the closing literal is cut there (undetectable).  A body with no closing tag before
+  the end of text is *truncated*: listed in ``truncated``, not written.  Marker actions written with an
+  open tag end at the next tag of any kind.
+* A reply is *repetitive* when it loops (:func:`is_repetitive`, the published agent's rule on its last
+  30,000 characters); such a reply, or one with nothing usable, has kind ``invalid``.
 * File bodies lose one leading newline and a whitespace-only last line (the closing tag's indentation,
   keeping the newline before it); otherwise verbatim.  A body that is one code fence is unwrapped.
 * Entities: attribute values are always ``html.unescape``d.  A body is unescaped only if it contains
@@ -30,12 +34,23 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CommandAction", "FileAction", "ParsedResponse", "has_exact_think_answer_format", "parse_response"]
+from webgen.kinds import StepKind
+from webgen.text import safe_text
+
+__all__ = [
+    "CommandAction",
+    "FileAction",
+    "ParsedResponse",
+    "has_exact_think_answer_format",
+    "is_repetitive",
+    "parse_response",
+]
 
 
 class FileAction(BaseModel):
@@ -68,19 +83,28 @@ class ParsedResponse(BaseModel):
     thinking: str | None = None
     artifact_title: str | None = None
     artifact_id: str | None = None
+    repetitive: bool = False
 
     def final_files(self) -> dict[str, str]:
         """Path -> content after applying ``files`` in order (last write wins)."""
         return {f.path: f.content for f in self.files}
 
     @property
-    def kind(self) -> Literal["finish", "gui_request", "edit", "empty"]:
-        """``finish`` beats ``gui_request`` (screenshot validated) beats ``edit`` (any file) beats ``empty``."""
+    def kind(self) -> StepKind:
+        """``invalid`` for a looping reply; else ``finish`` beats ``gui_request`` (screenshot validated) beats
+        ``edit`` (any file written) beats ``invalid`` (nothing usable)."""
+        if self.repetitive:
+            return "invalid"
         if self.finish:
             return "finish"
         if self.screenshot_validated:
             return "gui_request"
-        return "edit" if self.files else "empty"
+        return "edit" if self.files else "invalid"
+
+    def summary(self) -> dict[str, object]:
+        """What the reply did, without file contents (what the loop keeps and stores)."""
+        data = self.model_dump(exclude={"files", "thinking"})
+        return {**data, "kind": self.kind, "files": [{"path": f.path, "chars": len(f.content)} for f in self.files]}
 
 
 _SCAN_RE = re.compile(r"<(/?)(?:(bolt|web)(artifact|action)(?![\w-])|(think)\s*>)", re.IGNORECASE)
@@ -102,6 +126,10 @@ _LABEL_WORD_RE = re.compile(r"(?:file(?:name|path)?|path)\s*:\s*", re.IGNORECASE
 _NO_TAG = r"(?:(?!</?think>|</?answer>).)*"
 _FORMAT_RE = re.compile(rf"\s*<think>{_NO_TAG}</think>\s*<answer>{_NO_TAG}</answer>\s*", re.DOTALL)
 _MAX_PROBLEMS = 20
+REPETITION_TAIL = 30_000
+_VAR_RE = re.compile(r"#[0-9a-f]{3,8}\b|\d+(?:\.\d+)?")
+_WS_COLLAPSE_RE = re.compile(r"\s+")
+_CLOSE_ACTION_RE = re.compile(r"</(?:bolt|web)action\s*>", re.IGNORECASE)
 _PATH_KEYS = ("filepath", "file_path", "path")
 _MARKERS = ("screenshot_validated", "finish")
 
@@ -134,9 +162,22 @@ class _State:
 def parse_response(text: str) -> ParsedResponse:
     """Parse one model answer; never raises."""
     try:
-        return _parse(text if isinstance(text, str) else str(text or ""))
+        return _parse(safe_text(text if isinstance(text, str) else str(text or "")))
     except Exception as exc:  # last-resort guard: the contract is "never raise"
         return ParsedResponse(problems=[f"internal parser error: {exc!r}"])
+
+
+def is_repetitive(text: str, *, window: int = 50, min_count: int = 3, share: float = 0.4) -> bool:
+    """The published agent's repetition rule on the last ``REPETITION_TAIL`` characters: canonicalise (numbers
+    and hex colours become ``<VAR>``, lower-case, collapse whitespace), slide ``window``-character windows, and
+    flag the text when at least ``share`` of the windows occur ``min_count`` times or more."""
+    canon = _WS_COLLAPSE_RE.sub(" ", _VAR_RE.sub("<VAR>", text[-REPETITION_TAIL:].lower())).strip()
+    if len(canon) < window * 4:
+        return False
+    counts = Counter(canon[i : i + window] for i in range(len(canon) - window + 1))
+    total = sum(counts.values())
+    repeated = sum(n for n in counts.values() if n >= min_count)
+    return repeated / total >= share
 
 
 def has_exact_think_answer_format(text: str) -> bool:
@@ -151,6 +192,9 @@ def _parse(text: str) -> ParsedResponse:
         _fenced_fallback(st, "".join(st.visible))
     if not (st.files or st.commands or st.flags or st.truncated):
         st.problems.append("no file actions, commands or markers were found")
+    repetitive = is_repetitive(text)
+    if repetitive:
+        st.problems.insert(0, "your reply repeats the same text over and over (a loop), so none of it was used")
     if len(st.problems) > _MAX_PROBLEMS:
         st.problems[_MAX_PROBLEMS - 1 :] = [f"... and {len(st.problems) - _MAX_PROBLEMS + 1} more problems"]
     return ParsedResponse(
@@ -164,6 +208,7 @@ def _parse(text: str) -> ParsedResponse:
         thinking="\n\n".join(t.strip() for t in st.thinking) if st.thinking else None,
         artifact_title=st.title,
         artifact_id=st.artifact_id,
+        repetitive=repetitive,
     )
 
 
@@ -267,14 +312,16 @@ def _handle_action(st: _State, tag: _Tag) -> int:
     kind, path = _action_type(tag.attrs), _attr_path(tag.attrs)
     body: str | None = ""
     end = tag.end
-    if not tag.self_closing:
+    if not tag.self_closing and kind in _MARKERS:  # an open marker tag: its body ends at the next tag
         nxt = _TAG_RE.search(st.text, tag.end)
         if nxt is not None and nxt.group(1) and nxt.group(3).lower() == "action":
-            body = st.text[tag.end : nxt.start()]
             close = _TAG_END_RE.match(st.text, nxt.end())
             end = close.end() if close else nxt.end()
         else:
             body, end = None, nxt.start() if nxt is not None else len(st.text)
+    elif not tag.self_closing:  # only the closing action tag ends a body (bolt's rule)
+        close = _CLOSE_ACTION_RE.search(st.text, tag.end)
+        body, end = (st.text[tag.end : close.start()], close.end()) if close else (None, len(st.text))
     if kind in _MARKERS:
         st.flags.add(kind)
         return end if body is not None else tag.end

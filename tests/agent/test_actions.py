@@ -143,7 +143,7 @@ def test_unclosed_think_means_everything_is_thinking() -> None:
     r = parse_response("<think>I will write\n" + bolt(file_action("a.ts", "x\n")))
     assert r.files == []
     assert r.dialect == "none"
-    assert r.kind == "empty"
+    assert r.kind == "invalid"
     assert r.thinking is not None
     assert any("unclosed <think>" in p for p in r.problems)
 
@@ -222,17 +222,22 @@ def test_truncated_mid_file() -> None:
     assert any("src/b.ts" in p for p in r.problems)
 
 
-def test_file_not_closed_before_next_action() -> None:
+def test_opening_tag_inside_a_file_body_is_content() -> None:
+    """bolt's rule: only the closing action tag ends a body, so an opening tag inside it is text."""
     text = '<boltAction type="file" filePath="a.ts">\nno end\n' + file_action("b.ts", "b\n")
     r = parse_response(text)
-    assert r.truncated == ["a.ts"]
-    assert r.final_files() == {"b.ts": "b\n"}
+    assert r.truncated == []
+    assert list(r.final_files()) == ["a.ts"]
+    assert '<boltAction type="file" filePath="b.ts">' in r.final_files()["a.ts"]
 
 
-def test_file_not_closed_before_artifact_end() -> None:
+def test_artifact_end_inside_a_file_body_is_content_and_no_closing_tag_truncates() -> None:
     r = parse_response('<boltArtifact><boltAction type="file" filePath="a.ts">\nx\n</boltArtifact>')
     assert r.truncated == ["a.ts"]
     assert r.files == []
+    assert r.kind == "invalid"
+    closed = parse_response('<boltArtifact><boltAction type="file" filePath="a.ts">\nx</boltArtifact>\n</boltAction>')
+    assert closed.final_files() == {"a.ts": "x</boltArtifact>\n"}
 
 
 def test_truncated_inside_opening_tag() -> None:
@@ -336,13 +341,13 @@ def test_fenced_fallback_truncated() -> None:
 def test_fenced_fallback_ignores_fences_in_thinking() -> None:
     r = parse_response("<think>```ts a.ts\nx\n```</think>no code")
     assert r.files == []
-    assert r.kind == "empty"
+    assert r.kind == "invalid"
 
 
 def test_empty_input() -> None:
     r = parse_response("")
     assert r == ParsedResponse(dialect="none", problems=r.problems)
-    assert r.kind == "empty"
+    assert r.kind == "invalid"
 
 
 # --- think/answer format ----------------------------------------------------------------------------
@@ -371,8 +376,7 @@ def test_has_exact_think_answer_format(text: str, expected: bool) -> None:
 
 
 def test_problems_are_capped() -> None:
-    r = parse_response('<boltAction type="file" filePath="a.ts">' * 100)
-    assert len(r.truncated) == 100
+    r = parse_response("".join(f'<boltAction type="kind{i}">x</boltAction>' for i in range(100)))
     assert len(r.problems) == 20
     assert r.problems[-1].startswith("... and")
 
@@ -380,6 +384,6 @@ def test_problems_are_capped() -> None:
 def test_commands_only_is_empty_kind_and_mixed_dialect_noted() -> None:
     r = parse_response('<boltAction type="shell">ls</boltAction><webAction type="shell">pwd</webAction>')
     assert [c.command for c in r.commands] == ["ls", "pwd"]
-    assert r.kind == "empty"
+    assert r.kind == "invalid"
     assert r.dialect == "bolt"
     assert any("mixed" in p for p in r.problems)

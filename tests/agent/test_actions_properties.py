@@ -1,9 +1,10 @@
-"""Property and performance tests of the coder-answer parser: it never raises, round-trips, and stays fast."""
+"""Property tests of the coder-answer parser: it never raises, round-trips, and copes with megabyte inputs
+(how fast it does so is measured by scripts/bench_parser.py, not asserted here)."""
 
 from __future__ import annotations
 
 import re
-import time
+from typing import get_args
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from tests.agent.test_actions import bolt, file_action
 from webgen.agent.actions import ParsedResponse, has_exact_think_answer_format, parse_response
+from webgen.kinds import StepKind
+from webgen.scripts.bench_parser import megabyte_inputs
 
 # --- robustness and performance -------------------------------------------------------------------
 
@@ -59,7 +62,7 @@ fragment_soup = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=
 def check_invariants(r: ParsedResponse) -> None:
     assert not any(p.startswith("internal parser error") for p in r.problems)
     assert set(r.final_files()) == {f.path for f in r.files}
-    assert r.kind in ("finish", "gui_request", "edit", "empty")
+    assert r.kind in get_args(StepKind)
 
 
 @settings(max_examples=300, deadline=None)
@@ -82,7 +85,7 @@ safe_paths = st.builds(
     st.sampled_from(["ts", "tsx", "css", "html", "json", "md"]),
 )
 TAG_LIKE = re.compile(r"</?(bolt|web)(artifact|action)", re.IGNORECASE)
-safe_bodies = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="&`")).filter(
+safe_bodies = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="&`\x00")).filter(
     lambda b: TAG_LIKE.search(b) is None and re.search(r"\n[ \t]+\Z", b) is None
 )
 
@@ -101,37 +104,6 @@ def test_round_trip(files: list[tuple[str, str]], tag: str, quote: str) -> None:
     assert r.dialect == tag
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        bolt(*(file_action(f"src/f{i}.tsx", "x" * 1000 + "\n</div>\n") for i in range(1000))),
-        "<boltAction " * 100_000,
-        '<boltAction a="' * 60_000,
-        "<think>" * 150_000,
-        "</think>" * 120_000,
-        "```\n" * 250_000,
-        "``` " + " " * 1_000_000 + "`",
-        "&lt;" * 250_000,
-        '<boltAction type="file" filePath="a.ts">' + "<" * 1_000_000,
-        "**a.ts**\n```ts a.ts\n" * 60_000,
-        "x" * 1_000_000,
-    ],
-    ids=[
-        "many-files",
-        "open-tags",
-        "open-quotes",
-        "think",
-        "think-close",
-        "fences",
-        "fence-spaces",
-        "entities",
-        "lt-body",
-        "labels",
-        "plain",
-    ],
-)
-def test_one_megabyte_parses_fast(text: str) -> None:
-    start = time.perf_counter()
-    r = parse_response(text)
-    assert time.perf_counter() - start < 1.0
-    check_invariants(r)
+@pytest.mark.parametrize("name", list(megabyte_inputs()))
+def test_one_megabyte_inputs_parse(name: str) -> None:
+    check_invariants(parse_response(megabyte_inputs()[name]))
