@@ -2,29 +2,71 @@
 
 The script is a list of rules, tried in order; the first whose ``model`` (the request's ``model`` field,
 which names the role) and ``match`` (a regex searched, DOTALL, in the request's message text) fit and
-that has uses left (``times``, default 1, ``-1`` = unlimited) answers::
+that has uses left answers::
 
     - model: coder
       match: "landing page"
-      reply: "<boltArtifact ...>...</boltArtifact>"
+      reply: "<boltArtifact ...>...</boltArtifact>"      # a plain string is {content: ...}
     - model: judge
       times: -1
-      reply: {content: {score: 4, description: "ok"}}          # dicts/lists are sent as JSON text
+      reply: {content: {score: 4, description: "ok"}}  # dicts/lists are sent as JSON text
     - times: 2
-      reply: {status: 500}                        # also: delay_s, hang, usage, finish_reason, headers
+      reply: {status: 500}
+    - cycle: [{status: 503}, {status: 503}, "ok"]       # flapping: one reply per use, in turn
+      times: -1
+    - reply: {raw: "<html>oops</html>", content_type: text/html}
+    - reply: {raw_b64: "eyJjaG9pY2VzIjog/w==", truncate: 12}
 
-``usage: false`` leaves the usage field out of the answer.
+A rule has these fields:
+
+``model``, ``match``
+    what it answers (both optional).
+``times``
+    how many requests it answers: a positive count or ``-1`` (unlimited); default 1 for ``reply``, the
+    length of the list for ``cycle`` (each reply once; more wraps around).
+``reply``
+    one reply for every use; or ``cycle``: a list of replies used in turn.
+
+A reply (a plain string is shorthand for ``{content: ...}``) has these fields:
+
+``content``
+    the assistant message's content: text, ``null``, or a dict/list sent as JSON text; with an error
+    ``status`` it is the error message.
+``status``
+    HTTP status (default 200); 400 and up send an OpenAI-style error body.
+``finish_reason``
+    default ``stop``.
+``usage``
+    ``{prompt_tokens, completion_tokens}``; default: characters / 4; ``false`` leaves the field out.
+``headers``
+    extra response headers (e.g. ``Retry-After``).
+``delay_s``
+    wait this long before answering; ``hang: true`` waits until the client leaves or the server stops.
+``raw``
+    send this text (UTF-8) as the whole body instead of a completion or error body, with ``status``
+    and ``content_type``; ``raw_b64``: the same for arbitrary bytes, base64-encoded (e.g. invalid UTF-8).
+``content_type``
+    the body's content type (default ``application/json``; a streamed answer is always SSE).
+``truncate``
+    send only the first N bytes of the body (Content-Length says N: a short, well-formed HTTP answer).
+``drop_connection``
+    send the status and headers (Content-Length of the whole body) and the first ``truncate`` bytes
+    (default 0), then close the connection.
+
+``truncate``, ``drop_connection``, ``raw`` and ``raw_b64`` apply to non-streamed answers only.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = ["Reply", "Rule", "ScriptError", "ScriptSource", "ScriptedUsage", "load_script", "parse_script", "rules_from"]
 
@@ -42,7 +84,7 @@ class ScriptedUsage(BaseModel):
 
 
 class Reply(BaseModel):
-    """What one rule answers; a plain string is shorthand for ``{content: ...}``."""
+    """What one use of a rule answers; a plain string is shorthand for ``{content: ...}``."""
 
     model_config = ConfigDict(extra="forbid")
     content: str | dict[str, Any] | list[Any] | None = ""
@@ -52,24 +94,80 @@ class Reply(BaseModel):
     finish_reason: str = "stop"
     hang: bool = False
     headers: dict[str, str] = Field(default_factory=dict)
+    raw: str | None = None
+    raw_b64: str | None = None
+    content_type: str | None = None
+    truncate: int | None = Field(default=None, ge=0)
+    drop_connection: bool = False
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Reply:
+        if self.raw is not None and self.raw_b64 is not None:
+            raise ValueError("give raw or raw_b64, not both")
+        if (self.raw is not None or self.raw_b64 is not None) and "content" in self.model_fields_set:
+            raise ValueError("raw/raw_b64 is the whole body: leave content out")
+        if self.raw_b64 is not None:
+            try:
+                base64.b64decode(self.raw_b64, validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise ValueError(f"raw_b64 is not base64: {error}") from error
+        return self
 
     def text(self) -> str | None:
         if self.content is None or isinstance(self.content, str):
             return self.content
         return json.dumps(self.content)
 
+    def raw_body(self) -> bytes | None:
+        """The scripted raw body, if any."""
+        if self.raw_b64 is not None:
+            return base64.b64decode(self.raw_b64)
+        return None if self.raw is None else self.raw.encode("utf-8", errors="surrogatepass")
+
+
+def _reply_shorthand(value: Any) -> Any:
+    return {"content": value} if isinstance(value, str) else value
+
 
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str | None = None
     match: str | None = None
-    times: int = 1
-    reply: Reply
+    times: int | None = None
+    reply: Reply | None = None
+    cycle: list[Reply] | None = None
 
     @field_validator("reply", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return {"content": value} if isinstance(value, str) else value
+        return _reply_shorthand(value)
+
+    @field_validator("cycle", mode="before")
+    @classmethod
+    def _cycle_shorthand(cls, value: Any) -> Any:
+        return [_reply_shorthand(v) for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Rule:
+        if (self.reply is None) == (self.cycle is None):
+            raise ValueError("give reply or cycle (a list of replies), exactly one")
+        if self.cycle is not None and not self.cycle:
+            raise ValueError("cycle needs at least one reply")
+        return self
+
+    @property
+    def uses(self) -> int:
+        """Requests this rule answers (-1: unlimited)."""
+        if self.times is not None:
+            return self.times
+        return len(self.cycle) if self.cycle is not None else 1
+
+    def reply_for(self, use: int) -> Reply:
+        """The reply for this rule's ``use``-th use (0-based)."""
+        if self.cycle is not None:
+            return self.cycle[use % len(self.cycle)]
+        assert self.reply is not None
+        return self.reply
 
     @field_validator("match")
     @classmethod
@@ -83,8 +181,8 @@ class Rule(BaseModel):
 
     @field_validator("times")
     @classmethod
-    def _times(cls, value: int) -> int:
-        if value == 0 or value < -1:
+    def _times(cls, value: int | None) -> int | None:
+        if value is not None and (value == 0 or value < -1):
             raise ValueError("times must be -1 (unlimited) or a positive count")
         return value
 

@@ -1,6 +1,7 @@
 """A scriptable OpenAI-compatible chat server on loopback, for tests and the offline demo.
 
-It answers ``POST /v1/chat/completions`` from a script of rules (format: :mod:`webgen.agent.fake_script`).
+It answers ``POST /v1/chat/completions`` from a script of rules (format: :mod:`webgen.agent.fake_script`;
+the answers themselves, malformed ones included, are made in :mod:`webgen.agent.fake_replies`).
 No fitting rule gives HTTP 418 with a message naming the model and the last user message.  Requests are
 recorded (``GET /_fake/requests``, :attr:`FakeLLMServer.requests`); ``POST /_fake/reset`` clears them and
 restores every rule's uses.
@@ -10,24 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from webgen.agent.fake_replies import error_response, quiet_drops, reply_response
 from webgen.agent.fake_script import (
     Reply,
     Rule,
-    ScriptedUsage,
     ScriptError,
     ScriptSource,
     load_script,
@@ -85,16 +85,19 @@ class _State:
     def reset(self, rules: list[Rule]) -> None:
         with self._lock:
             self.rules = rules
-            self.left = [rule.times for rule in rules]
+            self.left = [rule.uses for rule in rules]
+            self.used = [0 for _ in rules]
             self.log: list[RecordedRequest] = []
 
-    def take(self, model: str, text: str) -> int | None:
+    def take(self, model: str, text: str) -> tuple[int, Reply] | None:
+        """The first fitting rule with uses left, and its reply for this use."""
         with self._lock:
             for index, rule in enumerate(self.rules):
                 if self.left[index] != 0 and rule.fits(model, text):
                     if self.left[index] > 0:
                         self.left[index] -= 1
-                    return index
+                    self.used[index] += 1
+                    return index, rule.reply_for(self.used[index] - 1)
             return None
 
     def used_up(self) -> list[int]:
@@ -111,48 +114,6 @@ class _State:
 
 
 # --- HTTP -----------------------------------------------------------------------------------------
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": "fake_llm_error", "code": status}}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _usage(reply: Reply, prompt: str, content: str) -> dict[str, int] | None:
-    if reply.usage is False:
-        return None
-    usage = reply.usage or ScriptedUsage(prompt_tokens=len(prompt) // 4, completion_tokens=len(content) // 4)
-    return {**usage.model_dump(), "total_tokens": usage.prompt_tokens + usage.completion_tokens}
-
-
-def _completion(model: str, reply: Reply, usage: dict[str, int] | None) -> dict[str, Any]:
-    message = {"role": "assistant", "content": reply.text()}
-    choice = {"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}
-    body: dict[str, Any] = {
-        "id": f"chatcmpl-fake-{time.monotonic_ns()}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [choice],
-    }
-    if usage is not None:
-        body["usage"] = usage
-    return body
-
-
-async def _sse(model: str, reply: Reply, usage: dict[str, int] | None, include_usage: bool) -> AsyncIterator[str]:
-    base = {"id": f"chatcmpl-fake-{time.monotonic_ns()}", "object": "chat.completion.chunk", "model": model}
-    base |= {"created": int(time.time())}
-    content = reply.text() or ""
-    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
-    deltas += [{"content": content[i : i + 16]} for i in range(0, len(content), 16)]
-    for delta in deltas:
-        yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}) + "\n\n"
-    final = {"index": 0, "delta": {}, "finish_reason": reply.finish_reason}
-    yield "data: " + json.dumps({**base, "choices": [final]}) + "\n\n"
-    if include_usage and usage is not None:
-        yield "data: " + json.dumps({**base, "choices": [], "usage": usage}) + "\n\n"
-    yield "data: [DONE]\n\n"
 
 
 async def _wait(seconds: float | None, request: Request, stopping: threading.Event) -> bool:
@@ -201,20 +162,20 @@ def create_app(state: _State) -> FastAPI:
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, "request body is not JSON")
+            return error_response(400, "request body is not JSON")
         if not isinstance(body, dict):
-            return _error(400, "request body must be a JSON object")
+            return error_response(400, "request body must be a JSON object")
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
         model, text = str(body.get("model", "")), message_text(messages)
-        index = state.take(model, text)
-        if index is None:
+        taken = state.take(model, text)
+        if taken is None:
             _record(state, request, body, None, NO_RULE_STATUS)
             excerpt = _last_user_text(messages)
             used = state.used_up()
             message = f"no scripted reply for model={model!r}, last user message {excerpt!r} (used-up rules: {used})"
             logger.warning("fake LLM: %s", message)
-            return _error(NO_RULE_STATUS, message)
-        reply = state.rules[index].reply
+            return error_response(NO_RULE_STATUS, message)
+        index, reply = taken
         _record(state, request, body, index, reply.status)
         return await _answer(state, request, body, reply, text)
 
@@ -234,16 +195,10 @@ async def _answer(state: _State, request: Request, body: dict[str, Any], reply: 
     if reply.hang or reply.delay_s:
         finished = await _wait(None if reply.hang else reply.delay_s, request, state.stopping)
         if not finished:
-            return _error(503, "fake LLM: request abandoned (client left or server stopping)")
-    if reply.status >= 400:
-        return _error(reply.status, reply.text() or f"scripted HTTP {reply.status}", reply.headers)
-    model = str(body.get("model", ""))
-    usage = _usage(reply, prompt, reply.text() or "")
-    if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        chunks = _sse(model, reply, usage, include_usage)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=reply.headers)
-    return JSONResponse(_completion(model, reply, usage), status_code=reply.status, headers=reply.headers)
+            return error_response(503, "fake LLM: request abandoned (client left or server stopping)")
+    stream_options = body.get("stream_options") or {}
+    include_usage = bool(stream_options.get("include_usage")) if isinstance(stream_options, dict) else False
+    return reply_response(str(body.get("model", "")), reply, prompt, bool(body.get("stream")), include_usage)
 
 
 # --- server ---------------------------------------------------------------------------------------
@@ -276,6 +231,7 @@ class FakeLLMServer:
         config = uvicorn.Config(
             create_app(self._state), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
         )
+        quiet_drops()  # after uvicorn.Config, which configures uvicorn's loggers
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

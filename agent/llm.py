@@ -1,16 +1,35 @@
 """The LLM seam: typed chat messages in, a :class:`Completion` out, over any OpenAI-compatible endpoint.
 
-:class:`OpenAIClient` wraps the ``openai`` package with the SDK's own retries switched off and does its
-own: exponential backoff with jitter (honouring ``Retry-After``) on 429, 5xx, timeouts and connection
-errors; other 4xx fail at once.  Every failure is an :class:`LLMError`, so a caller can tell "the model
-endpoint failed" (:class:`EndpointUnavailable`, :class:`LLMHTTPError`, :class:`EmptyCompletion`) or "the
-run is out of tokens" (:class:`BudgetExceeded`) apart from anything wrong with the site being judged.
+:class:`OpenAIClient` wraps the ``openai`` package with the SDK's own retries switched off, reads the raw
+HTTP answer and parses the body itself (:mod:`webgen.agent.llm_wire`), so that every transport or format
+failure becomes one typed :class:`LLMError` and nothing else escapes :meth:`OpenAIClient.complete`:
+
+* :class:`EndpointUnavailable` (``.kind``: ``refused`` / ``dns`` / ``connect_timeout`` / ``reset`` /
+  ``connection``: nothing answered; ``timeout``: no answer within ``timeout_s``);
+* :class:`LLMHTTPError`: an error status (other 4xx at once; 429 and 5xx after the retries);
+* :class:`MalformedResponse`: a 2xx body that is not a chat completion (HTML, truncated or non-UTF-8
+  JSON, no ``choices``, a message or content of the wrong type), with a short, safe excerpt;
+* :class:`EmptyCompletion`: a well-formed answer without text (no choices, null message, null content);
+* :class:`BudgetExceeded`: the run's token budget is spent (checked before sending).
+
+Retries.  Each failed attempt draws on one of three allowances of :class:`~webgen.settings.ModelEndpoint`,
+and the call gives up when the allowance it drew on is spent:
+
+* nothing answered (refused, DNS, reset, connect timeout): ``connect_retries`` (default 2) retries with a
+  short backoff (``backoff_s`` doubling, capped at 1 s), so a dead endpoint fails in about 2 s, not minutes;
+* no answer within ``timeout_s`` (default 300 s): ``timeout_retries`` (default 0) retries, since each
+  costs a whole ``timeout_s`` and the agent loop already restarts a failed step;
+* an answer that is not usable but may be transient, HTTP 429 / 5xx or a malformed 2xx body (a proxy's
+  error page, a cut-off body): ``max_retries`` (default 3) retries, exponential backoff with jitter from
+  ``backoff_s`` (0.5 s) capped at ``backoff_cap_s`` (8 s), honouring ``Retry-After``.
+
+Other 4xx and empty completions are not retried.  Completion text goes through
+:func:`webgen.text.safe_text` (lone surrogates become U+FFFD, NUL characters are dropped).
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import logging
 import random
@@ -22,7 +41,19 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
+from webgen.agent.llm_errors import (
+    BudgetExceeded,
+    EmptyCompletion,
+    EndpointUnavailable,
+    LLMError,
+    LLMHTTPError,
+    MalformedResponse,
+    UnavailableKind,
+    endpoint_name,
+)
+from webgen.agent.llm_wire import Allowance, Failed, Reply, Wire
 from webgen.settings import ModelEndpoint
+from webgen.text import safe_text
 
 __all__ = [
     "BudgetExceeded",
@@ -33,10 +64,12 @@ __all__ = [
     "LLMClient",
     "LLMError",
     "LLMHTTPError",
+    "MalformedResponse",
     "Message",
     "OpenAIClient",
     "TextPart",
     "TokenBudget",
+    "UnavailableKind",
     "Usage",
     "image_part",
     "text_part",
@@ -44,7 +77,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BODY_EXCERPT_CHARS = 500
+CONNECT_BACKOFF_CAP_S = 1.0
+_TRANSPORT_ERRORS = ("HTTPError", "TransportError", "StreamError", "InvalidURL")
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -131,39 +165,6 @@ class LLMClient(Protocol):
         ...
 
 
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class LLMError(Exception):
-    """The model side failed (never the site under test)."""
-
-
-class EndpointUnavailable(LLMError):
-    """Connection refused, reset or timed out on every attempt."""
-
-    def __init__(self, url: str, waited_s: float, attempts: int, cause: str) -> None:
-        super().__init__(
-            f"model endpoint {url} unavailable: {cause} (gave up after {attempts} attempt(s), {waited_s:.1f}s)"
-        )
-        self.url, self.waited_s, self.attempts = url, waited_s, attempts
-
-
-class LLMHTTPError(LLMError):
-    """The endpoint answered with an error status."""
-
-    def __init__(self, url: str, status: int, body: str, attempts: int) -> None:
-        super().__init__(f"model endpoint {url} answered HTTP {status} after {attempts} attempt(s): {body}")
-        self.url, self.status, self.body, self.attempts = url, status, body, attempts
-
-
-class BudgetExceeded(LLMError):
-    """The run's token budget is spent."""
-
-
-class EmptyCompletion(LLMError):
-    """The endpoint answered without choices or without content."""
-
-
 # --- budget ---------------------------------------------------------------------------------------
 
 
@@ -201,40 +202,9 @@ def _as_message(message: Message | dict[str, Any]) -> Message:
     return message if isinstance(message, Message) else Message.model_validate(message)
 
 
-def _excerpt(body: object) -> str:
-    """The error message of an OpenAI-style error body, else the body as text, cut to a readable length."""
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        body = body["message"]
-    text = body if isinstance(body, str) else json.dumps(body, default=str)
-    return text if len(text) <= BODY_EXCERPT_CHARS else text[:BODY_EXCERPT_CHARS] + "..."
-
-
-def _retry_after_s(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date), if present."""
-    if headers is None:
-        return None
-    if (millis := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _retryable(error: openai.OpenAIError) -> bool:
-    if isinstance(error, openai.APIConnectionError):
-        return True
-    return isinstance(error, openai.APIStatusError) and (error.status_code == 429 or error.status_code >= 500)
+def _is_transport_error(error: Exception) -> bool:
+    """An exception from the SDK's HTTP stack (``httpx`` or a fork) that the SDK did not wrap."""
+    return any(cls.__name__ in _TRANSPORT_ERRORS for cls in type(error).__mro__)
 
 
 class OpenAIClient:
@@ -248,21 +218,35 @@ class OpenAIClient:
         role: str = "",
         backoff_s: float = 0.5,
         backoff_cap_s: float = 8.0,
+        connect_backoff_cap_s: float = CONNECT_BACKOFF_CAP_S,
     ) -> None:
         self.endpoint = endpoint
         self.budget = budget
         self.role = role or endpoint.model
         self.backoff_s = backoff_s
         self.backoff_cap_s = backoff_cap_s
+        self.connect_backoff_cap_s = connect_backoff_cap_s
         self.usage = Usage()
         self.calls = 0
         self._lock = threading.Lock()
+        connect_s = min(endpoint.connect_timeout_s, endpoint.timeout_s)
+        secret = endpoint.api_key.get_secret_value()
+        self._wire = Wire(endpoint.base_url, self.role, endpoint.timeout_s, connect_s, secret)
         self._client = openai.OpenAI(
             base_url=endpoint.base_url,
-            api_key=endpoint.api_key.get_secret_value(),
-            timeout=endpoint.timeout_s,
+            api_key=secret,
+            timeout=openai.Timeout(endpoint.timeout_s, connect=connect_s),
             max_retries=0,
         )
+
+    @property
+    def allowances(self) -> dict[Allowance, int]:
+        """Attempts allowed per kind of failure (see the module docstring)."""
+        return {
+            "connect": max(0, self.endpoint.connect_retries) + 1,
+            "timeout": max(0, self.endpoint.timeout_retries) + 1,
+            "answer": max(0, self.endpoint.max_retries) + 1,
+        }
 
     def close(self) -> None:
         self._client.close()
@@ -280,62 +264,80 @@ class OpenAIClient:
         if self.budget is not None:
             self.budget.check()
         started = time.monotonic()
-        response, attempts = self._create([m.to_openai() for m in typed], kwargs, started)
-        completion = self._completion(response, typed, attempts, time.monotonic() - started)
+        reply, attempts = self._create([m.to_openai() for m in typed], kwargs, started)
+        completion = self._completion(reply, typed, attempts, time.monotonic() - started)
         self._account(completion.usage)
         if not completion.text:
+            refused = f", refusal={safe_text(reply.refusal)[:200]!r}" if reply.refusal else ""
             raise EmptyCompletion(
-                f"{self.role}: {self.endpoint.base_url} returned no content (finish_reason={completion.finish_reason})"
+                f"{endpoint_name(self.role, self.endpoint.base_url)} returned no content "
+                f"(finish_reason={completion.finish_reason}{refused})"
             )
         return completion
 
-    def _create(self, payload: list[dict[str, Any]], kwargs: dict[str, Any], started: float) -> tuple[Any, int]:
-        attempts = max(0, self.endpoint.max_retries) + 1
-        for attempt in range(1, attempts + 1):
+    def _create(self, payload: list[dict[str, Any]], kwargs: dict[str, Any], started: float) -> tuple[Reply, int]:
+        limits = self.allowances
+        used: dict[Allowance, int] = dict.fromkeys(limits, 0)
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                response = self._client.chat.completions.create(model=self.endpoint.model, messages=payload, **kwargs)
-                return response, attempt
-            except openai.OpenAIError as error:
-                if not _retryable(error) or attempt == attempts:
-                    raise self._translate(error, attempt, time.monotonic() - started) from error
-                delay = self._delay(attempt, error)
+                return self._attempt(payload, kwargs), attempt
+            except Failed as failed:
+                waited_s = time.monotonic() - started
+                if failed.allowance is None:
+                    raise failed.error(attempt, waited_s) from failed.__cause__
+                used[failed.allowance] += 1
+                if used[failed.allowance] >= limits[failed.allowance]:
+                    raise failed.error(attempt, waited_s) from failed.__cause__
+                delay = self._delay(failed, used[failed.allowance])
                 logger.warning(
-                    "%s: %s on attempt %d/%d; retrying in %.2fs", self.role, _describe(error), attempt, attempts, delay
+                    "%s: %s on attempt %d (%s allowance %d/%d); retrying in %.2fs",
+                    self.role,
+                    failed.label,
+                    attempt,
+                    failed.allowance,
+                    used[failed.allowance],
+                    limits[failed.allowance],
+                    delay,
                 )
                 time.sleep(delay)
-        raise AssertionError("unreachable")
 
-    def _delay(self, attempt: int, error: openai.OpenAIError) -> float:
-        hinted = _retry_after_s(getattr(getattr(error, "response", None), "headers", None))
-        if hinted is not None:
-            return min(hinted, self.backoff_cap_s)
-        delay = min(self.backoff_cap_s, self.backoff_s * 2 ** (attempt - 1))
+    def _attempt(self, payload: list[dict[str, Any]], kwargs: dict[str, Any]) -> Reply:
+        """One request: the parsed reply, or raise :class:`Failed`."""
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(
+                model=self.endpoint.model, messages=payload, **kwargs
+            )
+            http = raw.http_response
+            status, content_type, body = http.status_code, http.headers.get("content-type", ""), http.content
+        except (openai.OpenAIError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise self._wire.transport_failure(error) from error
+        except Exception as error:
+            if _is_transport_error(error):
+                raise self._wire.transport_failure(error) from error
+            raise
+        return self._wire.reply(status, content_type, body)
+
+    def _delay(self, failed: Failed, count: int) -> float:
+        if failed.retry_after_s is not None:
+            return min(failed.retry_after_s, self.backoff_cap_s)
+        cap = self.connect_backoff_cap_s if failed.allowance == "connect" else self.backoff_cap_s
+        delay = min(cap, self.backoff_s * 2 ** (count - 1))
         return delay * (0.5 + random.random() / 2)
 
-    def _translate(self, error: openai.OpenAIError, attempts: int, waited_s: float) -> LLMError:
-        url = self.endpoint.base_url
-        if isinstance(error, openai.APITimeoutError):
-            cause = f"no answer within the {self.endpoint.timeout_s:g}s timeout"
-            return EndpointUnavailable(url, waited_s, attempts, cause)
-        if isinstance(error, openai.APIConnectionError):
-            return EndpointUnavailable(url, waited_s, attempts, f"connection failed ({error.__cause__ or error})")
-        if isinstance(error, openai.APIStatusError):
-            body = error.body if error.body is not None else error.response.text
-            return LLMHTTPError(url, error.status_code, _excerpt(body), attempts)
-        return LLMError(f"{self.role}: {url}: {error}")
-
-    def _completion(self, response: Any, messages: list[Message], attempts: int, latency_s: float) -> Completion:
-        choices = getattr(response, "choices", None) or []
-        if not choices:
-            raise EmptyCompletion(f"{self.role}: {self.endpoint.base_url} returned no choices")
-        choice = choices[0]
-        text = (choice.message.content if choice.message is not None else None) or ""
-        usage, estimated = _usage(response, messages, text)
+    def _completion(self, reply: Reply, messages: list[Message], attempts: int, latency_s: float) -> Completion:
+        text = safe_text(reply.text or "")
+        if reply.usage is not None:
+            usage, estimated = Usage(prompt_tokens=reply.usage[0], completion_tokens=reply.usage[1]), False
+        else:
+            prompt_chars = sum(len(m.text()) for m in messages)
+            usage, estimated = Usage(prompt_tokens=prompt_chars // 4, completion_tokens=len(text) // 4), True
         return Completion(
             text=text,
             usage=usage,
-            model=getattr(response, "model", None) or self.endpoint.model,
-            finish_reason=choice.finish_reason,
+            model=safe_text(reply.model) if reply.model else self.endpoint.model,
+            finish_reason=safe_text(reply.finish_reason) if reply.finish_reason is not None else None,
             latency_s=latency_s,
             attempts=attempts,
             usage_estimated=estimated,
@@ -347,21 +349,3 @@ class OpenAIClient:
             self.calls += 1
         if self.budget is not None:
             self.budget.charge(usage)
-
-
-def _usage(response: Any, messages: list[Message], text: str) -> tuple[Usage, bool]:
-    reported = getattr(response, "usage", None)
-    if reported is not None:
-        return Usage(
-            prompt_tokens=reported.prompt_tokens or 0, completion_tokens=reported.completion_tokens or 0
-        ), False
-    prompt_chars = sum(len(m.text()) for m in messages)
-    return Usage(prompt_tokens=prompt_chars // 4, completion_tokens=len(text) // 4), True
-
-
-def _describe(error: openai.OpenAIError) -> str:
-    if isinstance(error, openai.APIStatusError):
-        return f"HTTP {error.status_code}"
-    if isinstance(error, openai.APITimeoutError):
-        return "timeout"
-    return type(error).__name__

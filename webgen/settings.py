@@ -24,13 +24,41 @@ def default_home() -> Path:
 
 
 class ModelEndpoint(BaseModel):
-    """An OpenAI-compatible chat endpoint for one role (vLLM, SGLang, llama.cpp, Ollama, OpenAI...)."""
+    """An OpenAI-compatible chat endpoint for one role (vLLM, SGLang, llama.cpp, Ollama, OpenAI...).
+
+    With the defaults a dead endpoint (refused, DNS, reset) fails in about 2 s (3 attempts), a hung one
+    after one ``timeout_s`` (300 s), and a flaky one (429 / 5xx / a malformed body) after 4 attempts;
+    see :mod:`webgen.agent.llm`.
+    """
 
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = "default"
     api_key: SecretStr = Field(default=SecretStr("sk-local"), description="only from env; never stored")
-    timeout_s: float = 120.0
-    max_retries: int = 3
+    timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds one request may run (read/write) before it counts as a timeout; a 7B-32B model "
+        "writing a multi-file site takes minutes",
+    )
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="seconds to open the connection")
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="retries after HTTP 429/5xx or a malformed 2xx body (backoff 0.5s doubling to 8s, Retry-After "
+        "honoured)",
+    )
+    connect_retries: int = Field(
+        default=2,
+        ge=0,
+        description="retries when nothing answers (refused, DNS, reset, connect timeout), backoff at most 1s: "
+        "a dead endpoint fails in seconds",
+    )
+    timeout_retries: int = Field(
+        default=0,
+        ge=0,
+        description="retries after a request timed out; each can cost timeout_s again (the agent loop already "
+        "restarts a failed step)",
+    )
 
     def public(self) -> dict[str, Any]:
         """What may be stored with a run: everything but the key."""
@@ -51,14 +79,26 @@ class SiteSettings(BaseModel):
     full_page: bool = True
     full_page_max_height: int = 6000
     typecheck: bool = False
+    page_memory_mb: int = Field(
+        default=1024,
+        description="a page's JavaScript heap cap (V8); its renderer process is stopped above 1.5x this much memory",
+    )
 
 
 class AgentSettings(BaseModel):
     """The agent loop (ARCHITECTURE §4) and the single-shot reward (§6)."""
 
-    max_steps: int = 20
-    error_limit: int = Field(default=5, description="consecutive error steps before backtracking")
-    restart_limit: int = Field(default=5, description="coder endpoint failures before the run gives up")
+    max_steps: int = Field(default=20, ge=1)
+    error_limit: int = Field(default=5, ge=1, description="consecutive error steps before backtracking")
+    restart_limit: int = Field(
+        default=2,
+        ge=0,
+        description="failed calls in a row to one role's endpoint (coder, judge or GUI agent) that the run absorbs; "
+        "one more fails the run, naming the endpoint (each call has already had the client's retries)",
+    )
+    run_timeout_s: float = Field(
+        default=7200.0, gt=0, description="wall-clock limit of one invocation of a run (a resume gets a new one)"
+    )
     good_score: float = Field(default=3.0, description="screenshot score at least this (and no error) is good")
     context_tokens: int = Field(default=32_000, description="prompt budget; old feedback is truncated first")
     token_budget: int | None = Field(default=None, description="tokens a run may spend over all roles")
@@ -86,8 +126,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
     checkpoint_url: str | None = Field(
         default=None,
-        description="LangGraph checkpoints: a postgresql:// URL, else the database's when it is Postgres, "
-        "else sqlite under home",
+        description="LangGraph checkpoints: a postgresql:// or sqlite:///PATH URL, else the database's when it is "
+        "Postgres, else sqlite under home",
     )
     scaffold: str = "react18-v1"
     chromium_path: Path = Path("/usr/bin/chromium")

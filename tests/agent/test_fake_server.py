@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -11,10 +12,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
+import yaml
 
 from webgen.agent.fake_server import FakeLLMServer, ScriptError, load_script
 
@@ -164,3 +167,86 @@ def test_serve_entry_point_runs_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def post(server: FakeLLMServer, text: str = "x", **body: object) -> httpx.Response:
+    payload = {"model": "coder", "messages": [{"role": "user", "content": text}], **body}
+    return httpx.post(f"{server.base_url}/chat/completions", json=payload, timeout=5)
+
+
+def test_raw_body_with_status_and_content_type() -> None:
+    bad_bytes = b'{"choices": "\xff\xfe"}'
+    script = [
+        {"match": "html", "reply": {"raw": "<html>oops</html>", "status": 200, "content_type": "text/html"}},
+        {"match": "bytes", "reply": {"raw_b64": base64.b64encode(bad_bytes).decode(), "status": 502}},
+        {"match": "header", "reply": {"raw": "plain", "headers": {"Content-Type": "text/plain", "X-Up": "1"}}},
+    ]
+    with FakeLLMServer(script) as server:
+        page = post(server, "html")
+        assert page.status_code == 200 and page.headers["content-type"] == "text/html"
+        assert page.content == b"<html>oops</html>"
+        raw = post(server, "bytes")
+        assert raw.status_code == 502 and raw.headers["content-type"] == "application/json"
+        assert raw.content == bad_bytes and raw.headers["content-length"] == str(len(bad_bytes))
+        plain = post(server, "header")
+        assert plain.headers["content-type"] == "text/plain" and plain.headers["x-up"] == "1"
+        assert [r.status for r in server.requests] == [200, 502, 200]
+
+
+def test_truncate_sends_a_short_well_formed_answer() -> None:
+    with FakeLLMServer([{"times": 2, "reply": {"content": "hello world", "truncate": 25}}]) as server:
+        cut = post(server)
+        assert cut.status_code == 200 and len(cut.content) == 25 and cut.headers["content-length"] == "25"
+        assert cut.content.startswith(b'{"id": "chatcmpl-fake-')
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(cut.content)
+
+
+def test_drop_connection_closes_mid_body(capfd: pytest.CaptureFixture[str]) -> None:
+    with FakeLLMServer(
+        [{"times": -1, "reply": {"content": "hello world", "truncate": 10, "drop_connection": True}}]
+    ) as s:
+        for _ in range(2):
+            with pytest.raises(httpx.RemoteProtocolError, match="received 10 bytes"):
+                post(s)
+        assert len(s.requests) == 2
+    assert "Exception in ASGI application" not in capfd.readouterr().err
+
+
+def test_cycle_rotates_replies_and_counts_uses() -> None:
+    script = """
+- model: coder
+  cycle: [{status: 503}, "ok"]
+- model: judge
+  times: -1
+  cycle: ["a", "b", "c"]
+"""
+    with FakeLLMServer(load_script_text(script)) as server:
+        assert post(server).status_code == 503
+        assert ask(server, "coder", "x") == "ok"
+        with pytest.raises(openai.APIStatusError, match="no scripted reply"):
+            ask(server, "coder", "x")  # times defaults to the cycle's length: each reply once
+        assert [ask(server, "judge", "x") for _ in range(7)] == list("abcabca")
+        server.reset()
+        assert post(server).status_code == 503
+
+
+def test_new_reply_fields_are_validated() -> None:
+    with pytest.raises(ScriptError, match="raw or raw_b64"):
+        FakeLLMServer([{"reply": {"raw": "x", "raw_b64": "eA=="}}])
+    with pytest.raises(ScriptError, match="leave content out"):
+        FakeLLMServer([{"reply": {"raw": "x", "content": "y"}}])
+    with pytest.raises(ScriptError, match="not base64"):
+        FakeLLMServer([{"reply": {"raw_b64": "not base64!"}}])
+    with pytest.raises(ScriptError, match="truncate"):
+        FakeLLMServer([{"reply": {"content": "x", "truncate": -1}}])
+    with pytest.raises(ScriptError, match="exactly one"):
+        FakeLLMServer([{"reply": "x", "cycle": ["y"]}])
+    with pytest.raises(ScriptError, match="exactly one"):
+        FakeLLMServer([{"model": "coder"}])
+    with pytest.raises(ScriptError, match="at least one"):
+        FakeLLMServer([{"cycle": []}])
+
+
+def load_script_text(text: str) -> list[Any]:
+    return yaml.safe_load(text)

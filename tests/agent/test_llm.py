@@ -49,9 +49,17 @@ def fake() -> Iterator[Callable[[Any], FakeLLMServer]]:
 
 def client(server: FakeLLMServer | str, model: str = "coder", **kwargs: Any) -> OpenAIClient:
     options = {"timeout_s": kwargs.pop("timeout_s", 5.0), "max_retries": kwargs.pop("max_retries", 3)}
+    options |= {k: kwargs.pop(k) for k in ("connect_retries", "timeout_retries") if k in kwargs}
     url = server if isinstance(server, str) else server.base_url
     endpoint = ModelEndpoint(base_url=url, model=model, **options)
     return OpenAIClient(endpoint, backoff_s=kwargs.pop("backoff_s", 0.01), **kwargs)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
 
 
 def test_complete_returns_text_usage_and_running_totals(fake: Callable[[Any], FakeLLMServer]) -> None:
@@ -137,22 +145,51 @@ def test_hanging_endpoint_times_out_as_unavailable(fake: Callable[[Any], FakeLLM
     server = fake([{"times": -1, "reply": {"hang": True}}])
     started = time.monotonic()
     with pytest.raises(EndpointUnavailable) as info:
-        client(server, timeout_s=1.0, max_retries=1).complete(USER)
-    assert time.monotonic() - started < 5
+        client(server, timeout_s=1.0, max_retries=3, timeout_retries=1).complete(USER)
+    assert time.monotonic() - started < 8
     assert server.base_url in str(info.value) and "1s timeout" in str(info.value)
+    assert info.value.kind == "timeout" and "WEBGEN_CODER__TIMEOUT_S" in str(info.value)
     assert info.value.attempts == 2 and info.value.waited_s >= 2
     assert len(server.requests) == 2
 
 
-def test_closed_port_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v1"
+def test_a_timeout_is_not_retried_by_default(fake: Callable[[Any], FakeLLMServer]) -> None:
+    server = fake([{"times": -1, "reply": {"hang": True}}])
     with pytest.raises(EndpointUnavailable) as info:
-        client(url, max_retries=1).complete(USER)
-    assert url in str(info.value) and info.value.attempts == 2
+        client(server, timeout_s=0.5, max_retries=3, role="judge").complete(USER)
+    assert info.value.attempts == 1 and info.value.kind == "timeout" and len(server.requests) == 1
+    assert str(info.value).startswith(f"judge endpoint {server.base_url} is unavailable (no answer within")
+
+
+def test_closed_port_is_unavailable() -> None:
+    url = closed_port_url()
+    with pytest.raises(EndpointUnavailable) as info:
+        client(url, connect_retries=1, role="coder").complete(USER)
+    assert info.value.attempts == 2 and info.value.kind == "refused"
+    message = str(info.value)
+    assert message.startswith(
+        f"coder endpoint {url} is unreachable (connection refused): unavailable after 2 attempt(s)"
+    )
+    assert "is the server running? check WEBGEN_CODER__BASE_URL" in message and "\n" not in message
     assert isinstance(info.value, LLMError)
+
+
+def test_refused_fails_fast_with_default_settings() -> None:
+    """The real defaults (a generous bound: a busy 2-core machine must not flake)."""
+    url = closed_port_url()
+    llm = OpenAIClient(ModelEndpoint(base_url=url, model="coder"), role="coder")
+    started = time.monotonic()
+    with pytest.raises(EndpointUnavailable) as info:
+        llm.complete(USER)
+    assert time.monotonic() - started < 10
+    assert info.value.kind == "refused" and info.value.attempts == 3
+
+
+def test_default_endpoint_limits() -> None:
+    endpoint = ModelEndpoint()
+    assert endpoint.timeout_s == 300 and endpoint.connect_timeout_s == 5
+    assert (endpoint.max_retries, endpoint.connect_retries, endpoint.timeout_retries) == (3, 2, 0)
+    assert OpenAIClient(endpoint).allowances == {"connect": 3, "timeout": 1, "answer": 4}
 
 
 def test_empty_content_is_an_error(fake: Callable[[Any], FakeLLMServer]) -> None:
