@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ class Deps:
     feedback_llm: LLMClient  # derives GUI test instructions and grades GUI transcripts
     run_dir: Path
     on_event: Callable[[dict[str, Any]], None] | None = None
+    deadline: float = math.inf  # time.monotonic() after which the run stops (agent.run_timeout_s)
     _workspaces: dict[str, Workspace] = field(default_factory=dict)
 
     def workspace(self, site: str) -> Workspace:
@@ -35,6 +37,11 @@ class Deps:
         if site not in self._workspaces:
             self._workspaces[site] = self.store.workspace(Path(site), protected=PROTECTED_FILES)
         return self._workspaces[site]
+
+    def message_text(self, ref: str) -> str:
+        """The content of one stored message (the loop's state holds only references)."""
+        content = self.store.messages([ref])[0].get("content", "")
+        return content if isinstance(content, str) else ""
 
     def emit(self, event: str, **data: Any) -> None:
         if self.on_event is not None:

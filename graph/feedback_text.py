@@ -24,6 +24,26 @@ def _page_problems(observation: dict[str, Any]) -> list[str]:
     return lines[:15]
 
 
+_OUTAGE = "could not be reached; this says nothing about your site"
+
+
+def _judge_problem(judgement: dict[str, Any]) -> str:
+    """Why there is no screenshot review, in words for the coder (never the endpoint's error text)."""
+    outcome = judgement.get("outcome")
+    if not judgement or outcome == "ok":
+        return ""
+    return (
+        f"the reviewer {_OUTAGE}" if outcome in ("endpoint_error", "budget") else "the reviewer's answer was unreadable"
+    )
+
+
+def _gui_problem(gui: dict[str, Any]) -> str:
+    outcome = gui.get("outcome", "ok")
+    if outcome in ("endpoint_error", "budget"):
+        return f"the testing agent {_OUTAGE}"
+    return gui.get("error") or ("" if outcome == "ok" else outcome)
+
+
 def compose(state: dict[str, Any], *, has_error: bool) -> str:
     """The feedback message for the step in `state` (an edit, a GUI test, or an unusable reply)."""
     kind = state["kind"]
@@ -35,10 +55,9 @@ def compose(state: dict[str, Any], *, has_error: bool) -> str:
     parse_problems += [
         f"{p}: your reply ended inside this file, so it was not written" for p in parsed.get("truncated", [])
     ]
-    if state.get("coder_error"):
-        kind, parse_problems = "other", [f"the model call failed: {state['coder_error']}"]
-    elif kind == "edit" and not parsed.get("files"):
-        kind = "other"
+    parse_problems += [f"{r['path']}: {r['reason']}" for r in (state.get("applied") or {}).get("rejected", [])]
+    if state.get("coder_error"):  # the model server failed: say so, without its error text
+        parse_problems = ["your previous reply never arrived (the model server failed), so nothing was changed"]
     if kind == "gui_request":
         clean = gui.get("outcome") == "ok" and gui.get("verdict") == "YES" and not has_error
         next_step = "finish" if clean else "gui_fix"
@@ -65,10 +84,10 @@ def compose(state: dict[str, Any], *, has_error: bool) -> str:
         description=judgement.get("description", ""),
         error=judgement.get("error", "") if judgement.get("has_error") else "",
         suggestions=(gui.get("suggestions", "") if kind == "gui_request" else judgement.get("suggestions", "")),
-        judge_problem=judgement.get("outcome") if judgement and judgement.get("outcome") != "ok" else "",
+        judge_problem=_judge_problem(judgement),
         verdict=gui.get("verdict"),
         grade=gui.get("grade"),
-        gui_problem=gui.get("error") or ("" if gui.get("outcome", "ok") == "ok" else gui.get("outcome")),
+        gui_problem=_gui_problem(gui),
         parse_problems=parse_problems,
         next_step=next_step,
         instruction=state["instruction"],

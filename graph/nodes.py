@@ -2,6 +2,7 @@
 
 Each node is a function of (state, runtime) returning a partial state update; side effects go through
 `runtime.context` (Deps). Failures of the site or of a model are observations, never exceptions.
+Messages go to the store as they are made; the state keeps their references.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from webgen.graph.deps import Deps
 from webgen.graph.state import AgentState
 
 STEP_RESET: dict[str, Any] = {
+    "completion": None,
     "coder_error": None,
     "parsed": {},
     "applied": {},
@@ -32,29 +34,40 @@ STEP_RESET: dict[str, Any] = {
     "tokens": {},
     "latency": {},
 }
+#: outcomes that say a role's endpoint failed (not the site, not the reply)
+ENDPOINT_FAILURES = ("endpoint_error", "budget")
+
+
+def _outages(state: AgentState, role: str, failed: bool) -> dict[str, int]:
+    outages = dict(state.get("outages") or {})
+    outages[role] = outages.get(role, 0) + 1 if failed else 0
+    return outages
 
 
 def generate(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
     agent = deps.settings.agent
-    prompt = fit_to_budget(state["history"], agent.context_tokens)
+    prompt = fit_to_budget(deps.store.messages(state["history"]), agent.context_tokens)
     deps.emit("generate", index=state["next_index"])
     started = time.monotonic()
-    update: dict[str, Any] = {**STEP_RESET, "prompt": prompt}
+    update: dict[str, Any] = {**STEP_RESET, "prompt": deps.store.put_messages(prompt)}
     try:
         completion = deps.coder.complete(prompt, temperature=agent.coder_temperature, max_tokens=agent.coder_max_tokens)
     except LLMError as exc:
+        error = f"{type(exc).__name__}: {exc}"
         return {
             **update,
-            "completion": "",
-            "coder_error": f"{type(exc).__name__}: {exc}",
-            "restarts": state.get("restarts", 0) + 1,
+            "coder_error": error,
+            "outages": _outages(state, "coder", True),
+            "outage_error": f"coder: {error}",
             "latency": {"generate": time.monotonic() - started},
         }
     tokens = {"prompt": completion.usage.prompt_tokens, "completion": completion.usage.completion_tokens}
+    [ref] = deps.store.put_messages([{"role": "assistant", "content": completion.text}])
     return {
         **update,
-        "completion": completion.text,
+        "completion": ref,
+        "outages": _outages(state, "coder", False),
         "tokens": tokens,
         "latency": {"generate": time.monotonic() - started},
     }
@@ -62,25 +75,29 @@ def generate(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
 
 def apply(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
-    parsed = parse_response(state["completion"])
-    kind = "edit" if state.get("coder_error") else parsed.kind
     workspace = deps.workspace(state["site"])
     started = time.monotonic()
     base = workspace.snapshot()
-    applied: dict[str, Any] = {}
-    if kind == "edit" and parsed.files:
-        applied = workspace.apply(parsed.files).model_dump()
+    if state.get("coder_error") or state.get("completion") is None:
+        kind, parsed, applied = "invalid", {}, {}
+    else:
+        response = parse_response(deps.message_text(state["completion"]))
+        kind, parsed, applied = response.kind, response.summary(), {}
+        if kind == "edit":
+            applied = workspace.apply(response.files).model_dump()
+            if not (applied["written"] or applied["unchanged"]):  # every file was refused: nothing usable
+                kind = "invalid"
     latency = {**state.get("latency", {}), "apply": time.monotonic() - started}
-    deps.emit("apply", index=state["next_index"], kind=kind, files=len(parsed.files))
-    return {"parsed": parsed.model_dump(), "kind": kind, "applied": applied, "base_snapshot": base, "latency": latency}
+    deps.emit("apply", index=state["next_index"], kind=kind, files=len(parsed.get("files", [])))
+    return {"parsed": parsed, "kind": kind, "applied": applied, "base_snapshot": base, "latency": latency}
 
 
 def after_apply(state: AgentState) -> str:
     if state["kind"] == "gui_request":
         return "gui_test"
-    if state["kind"] == "edit" and state["parsed"].get("files") and not state.get("coder_error"):
+    if state["kind"] == "edit":
         return "execute"
-    return "record"  # finish, an empty reply, or a coder failure
+    return "record"  # finish, an unusable reply, or a coder failure
 
 
 def _step_dir(deps: Deps, state: AgentState) -> Path:
@@ -120,7 +137,12 @@ def screenshot_feedback(state: AgentState, runtime: Runtime[Deps]) -> dict[str, 
     judgement = deps.judge.grade(state["instruction"], shots[: deps.settings.agent.judge_max_images])
     deps.emit("judge", index=state["next_index"], score=judgement.score, outcome=judgement.outcome)
     latency = {**state.get("latency", {}), "judge": time.monotonic() - started}
-    return {"judgement": judgement.model_dump(mode="json"), "latency": latency}
+    failed = judgement.outcome in ENDPOINT_FAILURES
+    update: dict[str, Any] = {"judgement": judgement.model_dump(mode="json"), "latency": latency}
+    update["outages"] = _outages(state, "judge", failed)
+    if failed:
+        update["outage_error"] = f"judge: {judgement.failure}"
+    return update
 
 
 def gui_test(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -143,4 +165,9 @@ def gui_test(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
             result = grade_transcript(deps.feedback_llm, instruction=instruction, result=result)
     deps.emit("gui_test", index=state["next_index"], verdict=result.verdict, grade=result.grade, outcome=result.outcome)
     latency = {**state.get("latency", {}), "gui_test": time.monotonic() - started}
-    return {"gui": result.model_dump(mode="json"), "gui_instruction": instruction, "latency": latency}
+    failed = result.outcome in ENDPOINT_FAILURES
+    update: dict[str, Any] = {"gui": result.model_dump(mode="json"), "gui_instruction": instruction}
+    update |= {"latency": latency, "outages": _outages(state, "gui", failed)}
+    if failed:
+        update["outage_error"] = f"GUI agent: {result.error or result.outcome}"
+    return update

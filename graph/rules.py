@@ -5,6 +5,10 @@ failed or its screenshot score is at most 2; the best step is the max of (GUI gr
 step index) among good steps (score >= 3 and no error), else among all; after `error_limit`
 consecutive error steps along the current branch, the loop backtracks to the best step, or starts
 fresh when no step is good.
+
+Unjudged steps (the site rendered but the judge failed) are our addition, handled explicitly: such a
+step has no score and is not an error step (so it breaks a run of errors); it is never good, so never a
+backtracking target; and when no step is good, selection prefers unjudged steps to error steps.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from webgen.kinds import StepKind
 
 Route = Literal["generate", "backtrack", "select_best"]
 
@@ -24,10 +30,11 @@ class StepSummary(BaseModel):
 
     index: int
     parent_index: int | None = None
-    kind: Literal["edit", "gui_request", "finish"] = "edit"
+    kind: StepKind = "edit"
     screenshot_score: float | None = None
     gui_grade: float | None = None
     has_error: bool = False
+    judged: bool = True  # False: its files rendered (or were inherited) but no judge score was had
     snapshot_id: str | None = None
 
 
@@ -37,17 +44,23 @@ def is_error_step(*, stage_failed: bool, screenshot_score: float | None, max_bad
 
 
 def is_good(step: StepSummary, good_score: float = 3.0) -> bool:
-    return not step.has_error and (step.screenshot_score or 0.0) >= good_score
+    return not step.has_error and step.screenshot_score is not None and step.screenshot_score >= good_score
+
+
+def is_unjudged(step: StepSummary) -> bool:
+    """Not an error, but with no score to say whether it is good (the judge failed on it)."""
+    return not step.has_error and step.screenshot_score is None
 
 
 def select_best(steps: Sequence[StepSummary], good_score: float = 3.0) -> tuple[StepSummary | None, bool]:
     """(best step, whether it is good). Ties go to the later step. A finish step is a marker on its parent's
-    files, not a state of its own, so it is a candidate only when nothing else is."""
+    files, not a state of its own, so it is a candidate only when nothing else is. With no good step,
+    unjudged steps come before error steps."""
     if not steps:
         return None, False
     states = [s for s in steps if s.kind != "finish"] or list(steps)
     good = [s for s in states if is_good(s, good_score)]
-    pool = good or states
+    pool = good or [s for s in states if is_unjudged(s)] or states
     best = max(pool, key=lambda s: (s.gui_grade or 0.0, s.screenshot_score or 0.0, s.index))
     return best, bool(good)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import sqlite3
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,8 @@ from webgen.settings import Settings
 from webgen.storage.store import StoreError, TrajectoryStore
 from webgen.storage.values import Task
 
+logger = logging.getLogger(__name__)
+
 
 class RunOutcome(BaseModel):
     run_id: str
@@ -32,6 +37,7 @@ class RunOutcome(BaseModel):
     best_step: int | None
     steps: int
     site: Path
+    error: str | None = None
 
 
 def make_gui_agent(settings: Settings, client: OpenAIClient) -> Any:
@@ -74,6 +80,8 @@ def make_deps(
 def checkpoint_target(settings: Settings) -> str:
     """Where checkpoints go: `checkpoint_url`, else the store's database when it is Postgres (so every
     machine of a batch can resume any run), else a SQLite file under home."""
+    if settings.checkpoint_url and settings.checkpoint_url.startswith("sqlite:///"):
+        return settings.checkpoint_url.removeprefix("sqlite:///")
     url = settings.checkpoint_url or settings.resolved_database_url
     if url.startswith("postgresql"):
         return url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -91,7 +99,7 @@ def checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
             saver.setup()
             yield saver
         return
-    settings.home.mkdir(parents=True, exist_ok=True)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(target, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode=WAL")
     try:
@@ -130,41 +138,100 @@ def fresh_site(deps: Deps) -> tuple[Path, Workspace]:
     return site, deps.workspace(str(site))
 
 
+def log_path(settings: Settings, run_id: str) -> Path:
+    """Where a run's crash report (the traceback) goes."""
+    return settings.home / "logs" / f"{run_id}.log"
+
+
+@contextlib.contextmanager
+def guarded(deps: Deps, run_id: str) -> Iterator[None]:
+    """No run is left `running` by an exception: any error marks it failed (with its text; the traceback goes
+    to the run's log file) and Ctrl-C marks it interrupted; both can be continued with a resume."""
+    deps.deadline = time.monotonic() + deps.settings.agent.run_timeout_s
+    try:
+        yield
+    except KeyboardInterrupt:
+        deps.store.finish_run(run_id, "interrupted", error="interrupted (Ctrl-C)")
+        raise
+    except Exception as exc:
+        path = log_path(deps.settings, run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} run {run_id}\n{traceback.format_exc()}\n")
+        message = f"{type(exc).__name__}: {exc}"
+        logger.error("run %s failed: %s (traceback in %s)", run_id, message, path)
+        deps.store.finish_run(run_id, "failed", error=message[:2000])
+        raise RunCrashed(run_id, message, path) from exc
+
+
+class RunCrashed(RuntimeError):
+    """The run stopped on an unexpected error; it is stored as failed, and the traceback is in `log`."""
+
+    def __init__(self, run_id: str, message: str, log: Path) -> None:
+        super().__init__(f"run {run_id} failed: {message}")
+        self.run_id, self.message, self.log = run_id, message, log
+
+
 def run_agent(deps: Deps, task: Task, run_id: str) -> RunOutcome:
     """Run the loop for a run already started in the store (`store.start_run`)."""
-    site, workspace = fresh_site(deps)
-    initial = workspace.snapshot()
-    deps.store.register_snapshot(initial)
-    state = {
-        "run_id": run_id,
-        "task_id": task.id,
-        "instruction": task.instruction,
-        "ui_test_cases": task.ui_test_cases,
-        "site": str(site),
-        "initial_snapshot": initial,
-        "history": system_messages(deps, task.instruction),
-        "parent": None,
-        "next_index": 0,
-        "steps": [],
-        "restarts": 0,
-        "gui_instruction": None,
-    }
-    with checkpointer(deps.settings) as saver:
-        final = build_graph(saver).invoke(state, _config(deps.settings, run_id), context=deps)
-    return _outcome(final)
+    with guarded(deps, run_id):
+        site, workspace = fresh_site(deps)
+        initial = workspace.snapshot()
+        deps.store.register_snapshot(initial)
+        state = {
+            "run_id": run_id,
+            "task_id": task.id,
+            "instruction": task.instruction,
+            "ui_test_cases": task.ui_test_cases,
+            "site": str(site),
+            "initial_snapshot": initial,
+            "history": deps.store.put_messages(system_messages(deps, task.instruction)),
+            "parent": None,
+            "next_index": 0,
+            "steps": [],
+            "outages": {},
+            "gui_instruction": None,
+        }
+        with checkpointer(deps.settings) as saver:
+            final = build_graph(saver).invoke(state, _config(deps.settings, run_id), context=deps)
+        return _outcome(deps, final)
 
 
 def resume_agent(deps: Deps, run_id: str) -> RunOutcome:
-    """Continue a killed run from its last checkpoint; the store's idempotent steps absorb a replayed write."""
-    with checkpointer(deps.settings) as saver:
+    """Continue a run from its last checkpoint: a killed or crashed run re-runs the node it stopped in (the
+    store's idempotent steps absorb a replayed write); a run that ended failed, or with fewer steps than
+    `agent.max_steps` now allows, goes on from its last step. A run that finished by its own choice is left."""
+    with guarded(deps, run_id), checkpointer(deps.settings) as saver:
         graph = build_graph(saver)
         config = _config(deps.settings, run_id)
         snapshot = graph.get_state(config)
         if not snapshot.values:
             raise StoreError(f"run {run_id} has no checkpoint to resume from")
-        _ensure_site(deps, snapshot.values)
-        final = graph.invoke(None, config, context=deps) if snapshot.next else snapshot.values
-    return _outcome(final)
+        values = snapshot.values
+        _ensure_site(deps, values)
+        if not snapshot.next:
+            if not _can_continue(deps, values):
+                return _outcome(deps, values)
+            _reopen(deps, values)
+            graph.update_state(config, {"outages": {}, "status": None, "error": None}, as_node="backtrack")
+        deps.store.finish_run(run_id, "running")
+        final = graph.invoke(None, config, context=deps)
+        return _outcome(deps, final)
+
+
+def _can_continue(deps: Deps, state: dict[str, Any]) -> bool:
+    steps = state.get("steps") or []
+    if state.get("status") == "failed" or state.get("error"):
+        return True
+    return bool(steps) and steps[-1]["kind"] != "finish" and len(steps) < deps.settings.agent.max_steps
+
+
+def _reopen(deps: Deps, state: dict[str, Any]) -> None:
+    """The run ended with the best step's files in place; its history goes on from the last step's files."""
+    steps = {s["index"]: s for s in state.get("steps") or []}
+    parent = steps.get(state.get("parent"))
+    snapshot = parent["snapshot_id"] if parent else state["initial_snapshot"]
+    deps.workspace(state["site"]).restore(snapshot)
 
 
 def _ensure_site(deps: Deps, state: dict[str, Any]) -> None:
@@ -177,11 +244,30 @@ def _ensure_site(deps: Deps, state: dict[str, Any]) -> None:
     deps.workspace(str(site)).restore(steps[-1]["snapshot_id"] if steps else state["initial_snapshot"])
 
 
-def _outcome(state: dict[str, Any]) -> RunOutcome:
+def _outcome(deps: Deps, state: dict[str, Any]) -> RunOutcome:
     return RunOutcome(
         run_id=state["run_id"],
         status=state.get("status", "running"),
         best_step=state.get("best"),
         steps=len(state.get("steps", [])),
         site=Path(state["site"]),
+        error=state.get("error"),
     )
+
+
+def discard_run_files(settings: Settings, run_ids: list[str]) -> int:
+    """Delete what a run leaves outside the store: its LangGraph checkpoints and its folder under home
+    (`webgen db prune` calls this for the runs it deletes). Returns how many run folders were removed."""
+    if not run_ids:
+        return 0
+    with checkpointer(settings) as saver:
+        for run_id in run_ids:
+            saver.delete_thread(run_id)
+    removed = 0
+    for run_id in run_ids:
+        folder = settings.home / "runs" / run_id
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+        log_path(settings, run_id).unlink(missing_ok=True)
+    return removed

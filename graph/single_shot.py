@@ -9,11 +9,17 @@ from webgen.agent.llm import LLMError
 from webgen.feedback.report import save_observation
 from webgen.feedback.rewards import RewardWeights, cascaded_reward, static_gate
 from webgen.graph.deps import Deps
-from webgen.graph.run import RunOutcome, fresh_site, system_messages
+from webgen.graph.run import RunOutcome, fresh_site, guarded, system_messages
 from webgen.storage.values import StepRecord, Task
 
 
 def run_single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
+    """One completion, scored by the cascaded reward; an unexpected error marks the run failed (`guarded`)."""
+    with guarded(deps, run_id):
+        return _single_shot(deps, task, run_id)
+
+
+def _single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
     agent = deps.settings.agent
     site, workspace = fresh_site(deps)
     base = workspace.snapshot()
@@ -37,7 +43,7 @@ def run_single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
             ),
         )
         deps.store.finish_run(run_id, "failed", best_step=0, error=str(exc))
-        return RunOutcome(run_id=run_id, status="failed", best_step=0, steps=1, site=site)
+        return RunOutcome(run_id=run_id, status="failed", best_step=0, steps=1, site=site, error=str(exc))
     latency["generate"] = time.monotonic() - started
     parsed = parse_response(completion.text)
     applied = workspace.apply(parsed.files)
@@ -45,6 +51,8 @@ def run_single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
     problems = static_gate(
         parsed.final_files(), has_artifact=parsed.dialect in ("bolt", "web"), truncated=parsed.truncated, unsafe=unsafe
     )
+    if parsed.repetitive:
+        problems.append("degenerate repetition: the reply loops on the same text")
     observation = judgement = None
     if not problems:
         started = time.monotonic()
@@ -74,10 +82,10 @@ def run_single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
         run_id,
         StepRecord(
             index=0,
-            kind="edit",
+            kind="edit" if parsed.kind == "edit" else "invalid",
             prompt=messages,
             completion=completion.text,
-            actions=parsed.model_dump(),
+            actions=parsed.summary(),
             base_snapshot_id=base,
             snapshot_id=snapshot,
             observation=observation,

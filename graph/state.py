@@ -1,4 +1,8 @@
-"""The agent loop's state: plain data only (checkpointed by LangGraph), never clients or bytes."""
+"""The agent loop's state: plain data only (checkpointed by LangGraph), never clients, bytes or long text.
+
+Messages (the history, the prompt, the completion) live in the store as content-addressed blobs and the
+state holds their digests, so each checkpoint stays small whatever the model writes.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,19 @@ class AgentState(TypedDict, total=False):
     ui_test_cases: list[dict[str, Any]]
     site: str
     initial_snapshot: str
-    history: list[dict[str, Any]]
+    history: list[str]  # message refs (store blobs): system, request, then reply and feedback per step
     parent: int | None
     next_index: int
     steps: list[dict[str, Any]]  # StepSummary dumps, every branch
-    restarts: int
+    outages: dict[str, int]  # role -> failed endpoint calls in a row
+    outage_error: str | None  # the last endpoint failure, for the run's error
     gui_instruction: str | None
     # the step in progress (reset by `generate`)
-    prompt: list[dict[str, Any]]
-    completion: str
+    prompt: list[str]  # message refs
+    completion: str | None  # the assistant message's ref; None when the coder call failed
     coder_error: str | None
     kind: str
-    parsed: dict[str, Any]
+    parsed: dict[str, Any]  # ParsedResponse.summary(): no file contents
     applied: dict[str, Any]
     base_snapshot: str | None
     observation: dict[str, Any] | None
@@ -35,3 +40,4 @@ class AgentState(TypedDict, total=False):
     # the end
     best: int | None
     status: str
+    error: str | None

@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
 out="${1:-webgen-out/demo}"
-mkdir -p "$out"
+state="${out%/}-run"  # the model server's log and the store sit beside OUT: `--out` takes only webgen's output
+mkdir -p "$state"
 port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$python" -m webgen fake-llm --script webgen/examples/demo_script.yaml --port "$port" > "$out/fake-llm.log" 2>&1 &
+"$python" -m webgen fake-llm --script webgen/examples/demo_script.yaml --port "$port" > "$state/fake-llm.log" 2>&1 &
 fake=$!
 trap 'kill $fake 2>/dev/null || true' EXIT
 "$python" - "$port" <<'PY'
@@ -27,7 +28,7 @@ for role in CODER JUDGE GUI; do
   export "WEBGEN_${role}__BASE_URL=http://127.0.0.1:$port/v1" "WEBGEN_${role}__MODEL=${role,,}"
 done
 export WEBGEN_AGENT__GUI_WAITS='{"click": 0.5, "type": 0.5, "scroll": 0.5, "wait": 0.5, "goback": 0.5}'
-export WEBGEN_DATABASE_URL="${WEBGEN_DATABASE_URL:-sqlite:///$PWD/$out/demo.db}"
+export WEBGEN_DATABASE_URL="${WEBGEN_DATABASE_URL:-sqlite:///$(cd "$state" && pwd)/demo.db}"
 "$python" -m webgen build "A website for a bakery: a home page, a menu with search and a cart, and a contact form. \
 Warm amber colours." --out "$out"
 echo "The best step's site is in $out/site and its screenshots in $out/screenshots."

@@ -84,7 +84,7 @@ def prune(
         orphans = [
             (d, size) for d, size in session.execute(select(BlobRow.digest, BlobRow.size)) if d not in keep_blobs
         ]
-        report.runs, report.steps = len(victims), len(step_ids)
+        report.runs, report.steps, report.run_ids = len(victims), len(step_ids), list(victims)
         report.snapshots, report.blobs = len(orphan_snapshots), len(orphans)
         report.bytes_freed = sum(size for _, size in orphans)
         if dry_run:

@@ -23,6 +23,7 @@ from webgen.storage import db
 from webgen.storage.blobs import SQLBlobStore, insert_ignore
 from webgen.storage.models import BlobRow, JudgmentRow, RunRow, ScreenshotRow, SnapshotRow, StepRow, TaskRow, utcnow
 from webgen.storage.values import Run, RunMode, RunStatus, Screenshot, Step, StepRecord, Task, TaskIn
+from webgen.text import safe_data
 
 log = logging.getLogger(__name__)
 
@@ -186,14 +187,15 @@ class TrajectoryStore:
     def add_step(self, run_id: str, record: StepRecord) -> int:
         """Write one step (its messages, screenshots and totals) atomically; returns the step id.
         Writing the same step again (a resumed run replaying its last write) returns the stored id."""
-        refs = self._put_messages(record.prompt)
+        refs = record.prompt_refs or self.put_messages(record.prompt)
         shots = self._put_screenshots(record)
-        observation = record.observation.model_dump(mode="json") if record.observation else {}
+        observation = safe_data(record.observation.model_dump(mode="json")) if record.observation else {}
         obs = record.observation
         has_error = record.has_error
         if has_error is None:
             has_error = bool(record.errors) or bool(obs and obs.has_error)
-        fields = record.model_dump(exclude={"prompt", "observation", "has_error"})
+        # text from models and pages is made storable here, once, for every backend
+        fields = safe_data(record.model_dump(exclude={"prompt", "prompt_refs", "observation", "has_error"}))
         row = StepRow(
             run_id=run_id,
             prompt_refs=refs,
@@ -225,11 +227,13 @@ class TrajectoryStore:
             )
             return row.id
 
-    def _put_messages(self, messages: Sequence[dict[str, Any]]) -> list[str]:
-        """Store each message once (by content); a step keeps only the digests."""
-        blobs = {digest_of(data): data for data in map(_message_bytes, messages)}
+    def put_messages(self, messages: Sequence[dict[str, Any]]) -> list[str]:
+        """Store each message once (by content) and return the digests: steps and the loop's checkpoints
+        keep only these references."""
+        encoded = [_message_bytes(safe_data(m)) for m in messages]
+        blobs = {digest_of(data): data for data in encoded}
         self.blobs.put_many(blobs)
-        return [digest_of(_message_bytes(m)) for m in messages]
+        return [digest_of(data) for data in encoded]
 
     def _put_screenshots(self, record: StepRecord) -> list[tuple[str, str, str]]:
         if record.observation is None:
@@ -245,6 +249,14 @@ class TrajectoryStore:
         with Session(self.reader) as session:
             rows = session.scalars(select(StepRow).where(StepRow.run_id == run_id).order_by(StepRow.index))
             return [Step.model_validate(row) for row in rows]
+
+    def get_step(self, run_id: str, index: int) -> Step:
+        """One stored step, without loading the rest of its run."""
+        with Session(self.reader) as session:
+            row = session.scalar(select(StepRow).where(StepRow.run_id == run_id, StepRow.index == index))
+            if row is None:
+                raise StoreError(f"run {run_id} has no step {index}")
+            return Step.model_validate(row)
 
     def next_index(self, run_id: str) -> int:
         """The index the next step of a (resumed) run gets."""

@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from webgen.kinds import RunStatus, StepKind
 from webgen.types import Observation
 
+__all__ = ["RunMode", "RunStatus", "StepKind"]  # plus the values below
+
 RunMode = Literal["agent", "single-shot"]
-RunStatus = Literal["running", "finished", "failed", "interrupted"]
-StepKind = Literal["edit", "gui_request", "finish"]
 
 
 class TaskIn(BaseModel):
@@ -59,6 +60,9 @@ class StepRecord(BaseModel):
     parent_index: int | None = None
     kind: StepKind = "edit"
     prompt: list[dict[str, Any]] = Field(default_factory=list)
+    prompt_refs: list[str] = Field(
+        default_factory=list, description="the prompt as stored messages (instead of prompt)"
+    )
     completion: str = ""
     feedback: str = Field(default="", description="the user message the harness answered this step with")
     actions: dict[str, Any] = Field(default_factory=dict)
@@ -127,3 +131,4 @@ class PruneReport(BaseModel):
     blobs: int = 0
     bytes_freed: int = 0
     dry_run: bool = False
+    run_ids: list[str] = Field(default_factory=list, description="the runs pruned (or that would be)")

@@ -21,6 +21,7 @@ console = Console()
 
 class _State:
     config: Path | None = None
+    verbose: bool = False
 
 
 def settings(**overrides: object) -> Settings:
@@ -41,6 +42,7 @@ def main(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     _State.config = config
+    _State.verbose = verbose
 
 
 @app.command()
@@ -89,61 +91,6 @@ def scaffold_list() -> None:
         console.print(f"{name}{' (selected)' if name == cfg.scaffold else ''}: {mark}")
 
 
-@app.command()
-def render(
-    path: Annotated[Path, typer.Argument(exists=True, help="a site folder, or a file holding a model response")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder")] = None,
-    typecheck: Annotated[bool, typer.Option(help="also run tsc --noEmit")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="print the observation as JSON")] = False,
-) -> None:
-    """Build, serve, screenshot and check a site (or a saved model response); save the observation."""
-    from webgen.feedback.environment import SiteEnvironment
-    from webgen.render import render as do_render
-
-    cfg = settings()
-    cfg.site.typecheck = typecheck
-    out = out or Path("webgen-out") / path.stem
-    with console.status("starting the build worker and Chromium..."), SiteEnvironment(cfg) as env:
-        console.status("building and rendering...")
-        result = do_render(path, env, out)
-    obs = result.observation
-    if json_out:
-        console.print_json(obs.model_dump_json())
-        return
-    for problem in result.problems:
-        console.print(f"[yellow]! {problem}[/yellow]")
-    _print_observation(obs)
-    console.print(f"site: {result.site}\nobservation: {result.observation_path}")
-    if obs.has_error:
-        raise typer.Exit(1)
-
-
-def _print_observation(obs) -> None:  # noqa: ANN001 (Observation; keep the import lazy)
-    state = "[green]ok[/green]" if obs.build.ok else "[red]failed[/red]"
-    console.print(f"build {state} in {obs.build.seconds:.2f}s")
-    for diag in obs.build.diagnostics:
-        console.print(f"  [red]{diag.render()}[/red]")
-    for note in obs.build.notes:
-        console.print(f"  note: {note}")
-    if obs.pages:
-        table = Table("route", "ok", "text", "interactive", "errors", "screenshot")
-        for page in obs.pages:
-            errors = len(page.page_errors) + len(page.console_errors) + len(page.failed_requests)
-            table.add_row(
-                page.route,
-                "yes" if page.ok and not page.error else "no",
-                str(page.text_length),
-                str(page.interactive_elements),
-                str(errors),
-                str(page.screenshot_path or ""),
-            )
-        console.print(table)
-    for check in obs.checks:
-        colour = "green" if check.passed else ("red" if check.severity == "error" else "yellow")
-        console.print(f"[{colour}]{check.name}: {'pass' if check.passed else check.severity}[/] {check.detail}")
-    console.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in obs.timings.items()))
-
-
 @app.command("fake-llm")
 def fake_llm(
     script: Annotated[Path, typer.Option("--script", "-s", exists=True, dir_okay=False, help="YAML or JSON rules")],
@@ -163,10 +110,12 @@ def fake_llm(
 def _register_subcommands() -> None:
     from webgen.cli_build import build, show
     from webgen.cli_db import db_app
+    from webgen.cli_render import render
 
     app.add_typer(db_app, name="db")
     app.command()(build)
     app.command()(show)
+    app.command(name="render")(render)
 
 
 _register_subcommands()

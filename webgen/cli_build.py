@@ -1,19 +1,30 @@
-"""`webgen build` (run the agent or single-shot mode on a request) and `webgen show` (a stored run's timeline)."""
+"""`webgen build` (run the agent or single-shot mode on a request, or resume a run) and `webgen show`.
+
+Exit codes: 0 the run finished; 1 the run failed (its error is stored and printed); 2 bad input or setup
+(one line says what and how to fix it; `--verbose` adds the traceback); 130 interrupted (resumable).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import shutil
+import sys
+import uuid
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from webgen.cli_events import on_event, print_summary
 
 console = Console()
-_SKIP = shutil.ignore_patterns("node_modules", "dist", ".webgen")
+logger = logging.getLogger(__name__)
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class Mode(StrEnum):
@@ -21,37 +32,191 @@ class Mode(StrEnum):
     single_shot = "single-shot"
 
 
-def _on_event(event: dict[str, Any]) -> None:
-    name = event["event"]
-    if name == "generate":
-        console.print(f"[bold]step {event['index']}[/bold] generating...")
-    elif name == "execute":
-        state = "[green]built[/green]" if event["build_ok"] else "[red]build failed[/red]"
-        console.print(
-            f"  {state}, {event['pages']} page(s)" + "".join(f"\n  [red]- {e}[/red]" for e in event["errors"])
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Print one line (the traceback too with --verbose) and return the exit to raise."""
+    from webgen.cli import _State
+
+    if _State.verbose and sys.exc_info()[0] is not None:
+        console.print_exception()
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def read_request(instruction: str | None, request_file: Path | None) -> str:
+    if instruction is not None and request_file is not None:
+        raise fail("give the request either as an argument or with --request-file, not both")
+    try:
+        if request_file is not None and str(request_file) != "-":
+            text = request_file.read_text(encoding="utf-8", errors="replace")
+        elif instruction == "-" or (request_file is not None and str(request_file) == "-"):
+            text = sys.stdin.read()
+        else:
+            text = instruction or ""
+    except OSError as exc:
+        raise fail(f"cannot read the request from {request_file}: {exc.strerror or exc}") from exc
+    text = text.strip()
+    if not text:
+        raise fail(
+            'the request is empty: write what to build, e.g. webgen build "A bakery site with a menu", '
+            "or use --request-file FILE (- for stdin)"
         )
-    elif name == "judge":
-        console.print(f"  screenshot score: {event['score']} ({event['outcome']})")
-    elif name == "gui_test":
-        console.print(f"  GUI test: {event['verdict']} grade {event['grade']} ({event['outcome']})")
-    elif name == "step":
-        mark = "[red]error[/red]" if event["has_error"] else "[green]ok[/green]"
-        console.print(f"  recorded {event['kind']} step {event['index']}: {mark}")
-    elif name == "backtrack":
-        target = f"step {event['to']}" if event["to"] is not None else "a fresh start"
-        console.print(f"[yellow]backtracking to {target}[/yellow]")
+    return text
 
 
-def _export(store, site: Path, run_id: str, best: int | None, out: Path) -> None:  # noqa: ANN001 (TrajectoryStore)
-    """The best step's files, and the screenshots of the step that rendered them (a GUI-test or finish step
-    shows its parent's files, so the walk goes up the parent chain)."""
+def open_store(cfg):  # noqa: ANN001, ANN201 (Settings -> TrajectoryStore)
+    """The trajectory store, or a one-line error naming the database (never its password)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from webgen.storage.store import TrajectoryStore
+
+    url = cfg.resolved_database_url
+    shown = url.split("@")[-1] if "@" in url else url
+    try:
+        return TrajectoryStore(url)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["unknown error"])[0]
+        raise fail(
+            f"cannot open the database {shown}: {reason}. Check WEBGEN_DATABASE_URL (or run `webgen doctor`)"
+        ) from exc
+
+
+@contextlib.contextmanager
+def opened(cfg):  # noqa: ANN001, ANN202 (Settings -> (store, env); imported lazily)
+    """The store and the site environment, with their failures as one-line errors."""
+    from webgen.feedback.environment import SiteEnvironment
+    from webgen.feedback.scaffold import ScaffoldError
+
+    store = open_store(cfg)
+    try:
+        env = SiteEnvironment(cfg).start()
+    except ScaffoldError as exc:
+        store.close()
+        raise fail(f"{exc}. Set WEBGEN_SCAFFOLD or `scaffold` in the config (see `webgen scaffold list`)") from exc
+    try:
+        yield store, env
+    finally:
+        env.close()
+        store.close()
+
+
+def build(
+    instruction: Annotated[str | None, typer.Argument(help="what to build ('-' reads it from stdin)")] = None,
+    mode: Annotated[Mode | None, typer.Option(help="agent (multi-step, the default) or single-shot")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="where the best site and its screenshots go")] = None,
+    resume: Annotated[str | None, typer.Option(help="continue a killed, failed or interrupted run by id")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="override agent.max_steps (a resume keeps the run's)")
+    ] = None,
+    request_file: Annotated[Path | None, typer.Option(help="read the request from FILE ('-': stdin)")] = None,
+) -> None:
+    """Turn a request into a site: the best step's files land in OUT/site, its screenshots in OUT/screenshots.
+    Exit codes: 0 finished, 1 the run failed, 2 bad input or setup, 130 interrupted."""
+    from webgen.cli import settings as load_settings
+
+    cfg = load_settings()
+    if resume and (instruction is not None or request_file is not None):
+        raise fail("--resume continues a stored run: give no request with it")
+    request = None if resume else read_request(instruction, request_file)
+    run_id = resume or uuid.uuid4().hex
+    target = _out(out or Path("webgen-out") / run_id[:8])
+    with opened(cfg) as (store, env):
+        outcome = _run(cfg, store, env, run_id, request, mode, max_steps)
+        print_summary(console, store, outcome.run_id)
+        _export(store, outcome.run_id, target)
+    shutil.rmtree(cfg.home / "runs" / outcome.run_id, ignore_errors=True)  # everything is in the store now
+    colour = "green" if outcome.status == "finished" else "red"
+    console.print(f"run {outcome.run_id}: [{colour}]{outcome.status}[/], best step {outcome.best_step} -> {target}")
+    if outcome.status != "finished":
+        if outcome.error:
+            console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED)
+    if outcome.error:
+        console.print(f"note: {outcome.error}", highlight=False, soft_wrap=True)
+
+
+def _out(out: Path) -> Path:
+    from webgen.outdir import OutDirError, prepare_out
+
+    try:
+        return prepare_out(out)
+    except OutDirError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _run(cfg, store, env, run_id: str, request: str | None, mode: Mode | None, max_steps: int | None):  # noqa: ANN001, ANN202
+    from webgen.graph.run import RunCrashed, make_deps, resume_agent, run_agent
+    from webgen.graph.single_shot import run_single_shot
+    from webgen.storage.store import StoreError
+    from webgen.storage.values import TaskIn
+
+    overrides = {"max_steps": max_steps} if max_steps is not None else {}
+    with _interruptible(run_id):
+        try:
+            if request is None:
+                try:
+                    run = store.get_run(run_id)
+                except StoreError as exc:
+                    raise fail(
+                        f"no run {run_id} in {store.url.split('@')[-1]}; `webgen db export runs` lists them"
+                    ) from exc
+                if mode is not None and mode.value != run.mode:
+                    raise fail(f"run {run_id} is a {run.mode} run; it cannot be resumed as {mode.value}")
+                cfg = _stored_settings(cfg, run.config, overrides)
+                console.print(f"resuming run {run_id} ({run.mode}, {run.status}) at step {store.next_index(run_id)}")
+                deps = make_deps(cfg, store, env, run_id, on_event=lambda e: on_event(console, e))
+                if run.mode == "single-shot":
+                    raise fail(f"run {run_id} is single-shot: it has one step and nothing to resume")
+                return resume_agent(deps, run_id)
+            if overrides:
+                cfg = cfg.model_copy(update={"agent": cfg.agent.model_copy(update=overrides)})
+            chosen = mode or Mode.agent
+            external = hashlib.sha256(request.encode()).hexdigest()[:16]
+            task = store.ensure_task(TaskIn(source="cli", external_id=external, instruction=request))
+            models = {role: getattr(cfg, role).model for role in ("coder", "judge", "gui")}
+            store.start_run(task.id, chosen.value, config=cfg.public(), models=models, run_id=run_id)
+            console.print(f"run {run_id} ({chosen.value})")
+            deps = make_deps(cfg, store, env, run_id, on_event=lambda e: on_event(console, e))
+            runner = run_agent if chosen is Mode.agent else run_single_shot
+            return runner(deps, task, run_id)
+        except RunCrashed as exc:
+            raise fail(
+                f"{exc} (traceback in {exc.log}); fix the cause, then `webgen build --resume {run_id}`", EXIT_FAILED
+            ) from exc
+        except StoreError as exc:
+            raise fail(str(exc)) from exc
+
+
+def _stored_settings(cfg, stored: dict, overrides: dict):  # noqa: ANN001, ANN202 (Settings)
+    """A resumed run keeps the agent and site settings it was started with (max steps included), unless
+    overridden now; endpoints, keys and paths come from the current environment (they may have moved)."""
+    from webgen.settings import AgentSettings, SiteSettings
+
+    agent = AgentSettings.model_validate({**stored.get("agent", {}), **overrides})
+    site = SiteSettings.model_validate(stored.get("site", {})) if stored.get("site") else cfg.site
+    return cfg.model_copy(update={"agent": agent, "site": site})
+
+
+@contextlib.contextmanager
+def _interruptible(run_id: str) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; continue with `webgen build --resume {run_id}`", EXIT_INTERRUPTED) from None
+
+
+def _export(store, run_id: str, out: Path) -> None:  # noqa: ANN001 (TrajectoryStore)
+    """The best step's files (from its stored snapshot), and the screenshots of the step that rendered them
+    (a GUI-test or finish step shows its parent's files, so the walk goes up the parent chain)."""
     from webgen.feedback.report import route_slug
+    from webgen.outdir import clear_owned
+    from webgen.storage.io import export_snapshot
 
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(site, out / "site", ignore=_SKIP, symlinks=False)
+    clear_owned(out)
+    run = store.get_run(run_id)
     steps = {s.index: s for s in store.steps(run_id)}
-    current = steps.get(best) if best is not None else None
+    current = steps.get(run.best_step) if run.best_step is not None else None
+    if current is not None and current.snapshot_id:
+        export_snapshot(store, current.snapshot_id, out / "site")
     while current is not None:
         shots = store.screenshots(current.id)
         if shots:
@@ -65,92 +230,13 @@ def _export(store, site: Path, run_id: str, best: int | None, out: Path) -> None
         current = steps.get(current.parent_index) if current.parent_index is not None else None
 
 
-def build(
-    instruction: Annotated[str, typer.Argument(help="what to build")],
-    mode: Annotated[Mode, typer.Option(help="agent (multi-step) or single-shot")] = Mode.agent,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="where the best site and its screenshots go")] = None,
-    resume: Annotated[str | None, typer.Option(help="continue a killed run by id")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="override agent.max_steps")] = None,
-) -> None:
-    """Turn a request into a site: the best step's files land in OUT/site, its screenshots in OUT/screenshots."""
-    from webgen.cli import settings as load_settings
-    from webgen.feedback.environment import SiteEnvironment
-    from webgen.graph.run import make_deps, resume_agent, run_agent
-    from webgen.graph.single_shot import run_single_shot
-    from webgen.storage.store import StoreError, TrajectoryStore
-    from webgen.storage.values import TaskIn
-
-    cfg = load_settings()
-    if max_steps is not None:
-        cfg.agent.max_steps = max_steps
-    with TrajectoryStore(cfg.resolved_database_url) as store, SiteEnvironment(cfg) as env:
-        if resume:
-            run = store.get_run(resume)
-            deps = make_deps(cfg, store, env, resume, on_event=_on_event)
-            console.print(f"resuming run {resume} at step {store.next_index(resume)}")
-            try:
-                outcome = resume_agent(deps, resume)
-            except StoreError as exc:
-                console.print(f"[red]{exc}[/red]")
-                raise typer.Exit(1) from exc
-        else:
-            external = hashlib.sha256(instruction.encode()).hexdigest()[:16]
-            task = store.ensure_task(TaskIn(source="cli", external_id=external, instruction=instruction))
-            models = {role: getattr(cfg, role).model for role in ("coder", "judge", "gui")}
-            run_id = store.start_run(task.id, mode.value, config=cfg.public(), models=models)
-            console.print(f"run {run_id} ({mode.value})")
-            deps = make_deps(cfg, store, env, run_id, on_event=_on_event)
-            runner = run_agent if mode is Mode.agent else run_single_shot
-            outcome = runner(deps, task, run_id)
-        run = store.get_run(outcome.run_id)
-        _print_summary(store, outcome.run_id)
-        target = out or Path("webgen-out") / outcome.run_id[:8]
-        _export(store, outcome.site, outcome.run_id, outcome.best_step, target)
-    console.print(f"run {outcome.run_id}: {run.status}, best step {outcome.best_step} -> {target}")
-
-
-def _print_summary(store, run_id: str) -> None:  # noqa: ANN001 (TrajectoryStore)
-    run = store.get_run(run_id)
-    table = Table(
-        "step", "kind", "parent", "build", "score", "gui", "error", "tokens", "seconds", title=f"run {run_id}"
-    )
-    steps = store.steps(run_id)
-    for step in steps:
-        seconds = sum(v for v in step.latency.values() if isinstance(v, int | float))
-        best = " *" if step.index == run.best_step else ""
-        table.add_row(
-            f"{step.index}{best}",
-            step.kind,
-            str(step.parent_index if step.parent_index is not None else "-"),
-            {True: "ok", False: "failed", None: "-"}[step.build_ok],
-            _num(step.screenshot_score),
-            (step.gui_verdict or "-") + (f" {_num(step.gui_grade)}" if step.gui_grade is not None else ""),
-            "yes" if step.has_error else "",
-            str(step.tokens_prompt + step.tokens_completion),
-            f"{seconds:.1f}",
-        )
-    console.print(table)
-    reward = next((s.reward_breakdown for s in steps if s.reward_breakdown), None)
-    if reward:
-        console.print(
-            f"reward {reward['reward']} (stage {reward['stage']}, s_vis {reward['s_vis']}, "
-            f"s_func {reward['s_func']}, s_cot {reward['s_cot']})"
-        )
-    console.print(f"status {run.status}; best step {run.best_step}; tokens {run.tokens_prompt + run.tokens_completion}")
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
-
-
 def show(run_id: Annotated[str, typer.Argument(help="a run id (see `webgen db export runs`)")]) -> None:
     """Print a stored run's timeline: steps, scores, errors, tokens and time."""
     from webgen.cli import settings as load_settings
-    from webgen.storage.store import StoreError, TrajectoryStore
+    from webgen.storage.store import StoreError
 
-    with TrajectoryStore(load_settings().resolved_database_url) as store:
+    with open_store(load_settings()) as store:
         try:
-            _print_summary(store, run_id)
+            print_summary(console, store, run_id)
         except StoreError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from exc
+            raise fail(str(exc), EXIT_FAILED) from exc

@@ -156,6 +156,8 @@ def prune_cmd(
     dry_run: Annotated[bool, typer.Option(help="report without deleting")] = False,
 ) -> None:
     """Delete runs and free the blobs and snapshots nothing else references. Stop writers first."""
+    from webgen.cli import settings
+    from webgen.graph.run import discard_run_files
     from webgen.storage.maintenance import prune
 
     before = datetime.now(UTC) - timedelta(days=older_than) if older_than is not None else None
@@ -165,8 +167,10 @@ def prune_cmd(
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
+    folders = 0 if dry_run else discard_run_files(settings(), report.run_ids)
     verb = "would free" if dry_run else "freed"
     console.print(
         f"{report.runs} runs, {report.steps} steps; {verb} {report.snapshots} snapshots, "
         f"{report.blobs} blobs ({report.bytes_freed / 1e6:.1f} MB)"
+        + ("" if dry_run else f"; removed their checkpoints and {folders} run folder(s)")
     )

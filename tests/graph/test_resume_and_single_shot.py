@@ -69,7 +69,7 @@ def test_killed_build_resumes_without_lost_or_duplicated_steps(tmp_path: Path) -
             assert [s.index for s in store.steps(run_id)] == [0]
             assert store.get_run(run_id).status == "running"
         resumed = subprocess.run(
-            [sys.executable, "-m", "webgen", "build", "x", "--resume", run_id, "--out", str(tmp_path / "out")],
+            [sys.executable, "-m", "webgen", "build", "--resume", run_id, "--out", str(tmp_path / "out")],
             env=env,
             capture_output=True,
             text=True,

@@ -68,3 +68,30 @@ def test_finish_markers_are_not_selected_over_their_state() -> None:
     assert select_best(steps)[0].index == 0
     only = [StepSummary(index=0, kind="finish")]
     assert select_best(only)[0].index == 0
+
+
+def unjudged(i: int, parent: int | None = -1) -> StepSummary:
+    return step(i, None, parent=parent).model_copy(update={"judged": False})
+
+
+def test_unjudged_steps_are_never_good_but_beat_error_steps() -> None:
+    steps = [step(0, 1, error=True), unjudged(1), step(2, None, error=True)]
+    best, good = select_best(steps)
+    assert not good and best.index == 1  # no score to call it good, but it rendered without error
+    with_good = [step(0, 3), unjudged(1), unjudged(2)]
+    assert select_best(with_good) == (with_good[0], True)  # a judged good step wins over unjudged later ones
+    assert select_best([unjudged(0), unjudged(1)])[0].index == 1  # ties go to the later step
+
+
+def test_unjudged_steps_break_an_error_run_and_are_not_backtrack_targets() -> None:
+    steps = [step(0, 1, error=True), step(1, 1, error=True), unjudged(2), step(3, 1, error=True)]
+    assert consecutive_errors(steps, 3) == 1  # the unjudged step is not an error
+    assert consecutive_errors(steps, 1) == 2
+    _, good = select_best(steps)
+    assert not good  # so backtracking restarts from scratch rather than going back to an unverified state
+
+
+def test_invalid_steps_are_error_steps_of_their_own_kind() -> None:
+    invalid = StepSummary(index=0, kind="invalid", has_error=True, judged=False)
+    assert consecutive_errors([invalid], 0) == 1
+    assert select_best([invalid, unjudged(1)])[0].index == 1
