@@ -132,6 +132,7 @@ def test_a_5mb_reply_is_stored_once_and_checkpoints_stay_small(tmp_path: Path) -
     assert steps[0].kind == "edit" and len(steps[0].completion) == len(big)
     assert "actions" not in steps[0].actions or "content" not in json.dumps(steps[0].actions)
     checkpoints = sum(p.stat().st_size for p in tmp_path.glob("checkpoints.sqlite*"))
+    print(f"checkpoints: {checkpoints} bytes for {len(steps)} steps and a {len(big)} character reply")
     assert checkpoints < len(big) / 20, f"checkpoints {checkpoints} bytes for a {len(big)} character reply"
 
 
