@@ -14,7 +14,7 @@ from webgen.feedback import deps, proc
 from webgen.feedback.builder import BuildWorker
 from webgen.feedback.checks import run_checks
 from webgen.feedback.renderer import Renderer
-from webgen.feedback.routes import discover_routes
+from webgen.feedback.routes import discover_routes, router_patterns
 from webgen.feedback.scaffold import PROTECTED_FILES, Scaffold, ensure_installed, get_scaffold, init_site, npm_env
 from webgen.feedback.server import StaticServer
 from webgen.settings import Settings
@@ -144,7 +144,7 @@ class SiteEnvironment:
             pages = self.renderer.visit(server.url, declared)
             url = server.url
         timings["render"] = time.monotonic() - mark
-        checks = run_checks(build, True, pages)
+        checks = run_checks(build, True, pages, router_patterns(site))
         timings["total"] = time.monotonic() - started
         return Observation(
             build=build,

@@ -3,7 +3,8 @@
 One browser per Renderer (per worker process), reused across visits; a fresh context per visit.
 Playwright's async API runs on a private event-loop thread so that every browser call has a hard
 timeout (a page stuck in an infinite loop cannot hang the caller); callers use the sync `visit()`.
-Requests to anything but loopback are aborted and reported as blocked.
+Requests to anything but the site's own origin are aborted and reported as blocked (page_session.py);
+a page over its memory cap is stopped and reported as crashed (page_limits.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import logging
 import threading
 import time
-import urllib.parse
+import uuid
 from collections.abc import Coroutine
 from importlib import resources
 from pathlib import Path
@@ -23,13 +24,14 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from webgen.env import CHROMIUM_ARGS
+from webgen.feedback.page_limits import MemoryWatch, find_process, kill
+from webgen.feedback.page_session import CONTENT_JS, Bucket, Session, is_closed_error, is_loopback, normalize_route
 from webgen.settings import SiteSettings
 from webgen.types import PageVisit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
-_MAX_MESSAGES = 30
+__all__ = ["Renderer", "crop_top", "is_loopback", "normalize_route"]
 _READY_JS = (
     "() => document.readyState === 'complete' && "
     "(!document.getElementById('root') || document.getElementById('root').childElementCount > 0)"
@@ -37,70 +39,8 @@ _READY_JS = (
 _NAVIGATE_JS = (
     "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
 )
-
-
-def normalize_route(route: str) -> str:
-    path, _, frag = route.partition("#")
-    path = "/" + path.strip("/") if path.strip("/") else "/"
-    return path + ("#" + frag if frag else "")
-
-
-def is_loopback(url: str) -> bool:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return True
-    return (parts.hostname or "") in LOOPBACK
-
-
-class _Bucket:
-    """Messages collected for the route being visited."""
-
-    def __init__(self) -> None:
-        self.console: list[str] = []
-        self.page_errors: list[str] = []
-        self.failed: list[str] = []
-        self.blocked: list[str] = []
-
-    @staticmethod
-    def add(items: list[str], text: str) -> None:
-        if len(items) < _MAX_MESSAGES and text[:500] not in items:
-            items.append(text[:500])
-
-
-class _Session:
-    """A fresh browser context with one page, its request guard and listeners bound to `bucket`."""
-
-    def __init__(self, context: Any, page: Any) -> None:
-        self.context = context
-        self.page = page
-        self.bucket = _Bucket()
-
-    async def guard(self, route: Any) -> None:
-        url = route.request.url
-        if is_loopback(url):
-            await route.continue_()
-        else:
-            _Bucket.add(self.bucket.blocked, url)
-            await route.abort("blockedbyclient")
-
-    def listen(self) -> None:
-        def on_console(msg: Any) -> None:
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-                _Bucket.add(self.bucket.console, msg.text)
-
-        def on_request_failed(request: Any) -> None:
-            failure = request.failure or "failed"
-            if is_loopback(request.url) and "BLOCKED_BY_CLIENT" not in failure.upper():
-                _Bucket.add(self.bucket.failed, f"{request.url} ({failure})")
-
-        def on_response(response: Any) -> None:
-            if response.status >= 400 and is_loopback(response.url) and not response.url.endswith("/favicon.ico"):
-                _Bucket.add(self.bucket.failed, f"{response.url} (HTTP {response.status})")
-
-        self.page.on("console", on_console)
-        self.page.on("pageerror", lambda exc: _Bucket.add(self.bucket.page_errors, _describe_exception(exc)))
-        self.page.on("requestfailed", on_request_failed)
-        self.page.on("response", on_response)
+_CLOSE_S = 5.0  # a context that takes longer to close than this is given up with its browser
+_MAX_CRASHES = 2  # crashed pages in one visit before the remaining routes are skipped
 
 
 class Renderer:
@@ -108,6 +48,8 @@ class Renderer:
 
     After each visit a fresh context and page are made ahead of time, off the caller's critical path
     (they are created while the next build runs), so a visit does not wait for `new_page`.
+    Each route gets at most `page_timeout_s`; a page that hangs is cut (its renderer killed) and the routes
+    after it are reported as skipped. A page above its memory cap is stopped and reported as crashed.
     """
 
     def __init__(self, config: SiteSettings | None = None, chromium_path: Path = Path("/usr/bin/chromium")) -> None:
@@ -117,21 +59,31 @@ class Renderer:
         self._thread: threading.Thread | None = None
         self._playwright: Any = None
         self._browser: Any = None
+        self._browser_pid: int | None = None
+        self._marker = ""
         self._spare: asyncio.Task | None = None
-        self._probe_js = (resources.files("webgen.feedback") / "page_probe.js").read_text()
+        self._visit_lock = asyncio.Lock()
+        self._watch = MemoryWatch(self.config.page_memory_mb * 1.5)
+        self._quiet_errors = 0
+        probe = (resources.files("webgen.feedback") / "page_probe.js").read_text().strip()
+        self._probe_js = f"() => Object.assign(({probe})(), ({CONTENT_JS})())"
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Renderer:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            self._loop.set_exception_handler(self._on_loop_error)
+            self._visit_lock = asyncio.Lock()  # bound to this loop on first use
             self._thread = threading.Thread(target=self._loop.run_forever, name="webgen-renderer", daemon=True)
             self._thread.start()
         self._call(self._ensure_browser(), timeout=60)
+        self._watch.start()
         return self
 
     def close(self) -> None:
         if self._loop is None:
             return
+        self._watch.stop()
         with contextlib.suppress(Exception):
             self._call(self._shutdown(), timeout=15)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -148,7 +100,25 @@ class Renderer:
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         assert self._loop is not None, "Renderer.start() first"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=timeout)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()  # its clean-up (closing the page) still runs on the browser thread
+            raise
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Errors of Playwright tasks left behind by a closed page: counted, logged once at most, no tracebacks."""
+        exc = context.get("exception")
+        self._quiet_errors += 1
+        if exc is not None and is_closed_error(exc):
+            log.debug("ignored after a page closed: %s", str(exc).splitlines()[0][:200] if str(exc) else repr(exc))
+        elif self._quiet_errors <= 3:
+            log.warning("browser task failed: %s", str(exc or context.get("message", ""))[:300])
+
+    def _launch_args(self) -> list[str]:
+        heap = f"--js-flags=--max-old-space-size={self.config.page_memory_mb}"
+        return [a for a in CHROMIUM_ARGS if not a.startswith("--js-flags")] + [heap, self._marker]
 
     async def _ensure_browser(self) -> None:
         if self._browser is not None and self._browser.is_connected():
@@ -160,47 +130,46 @@ class Renderer:
         path = self.chromium_path
         if not path.exists():
             raise FileNotFoundError(f"Chromium not found at {path}; install it with `apt-get install -y chromium`")
+        self._marker = f"--webgen-renderer={uuid.uuid4().hex}"  # finds this browser's process in /proc
         self._browser = await self._playwright.chromium.launch(
-            executable_path=str(path), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(path), headless=True, args=self._launch_args()
         )
+        self._browser_pid = self._watch.browser_pid = find_process(self._marker)
 
     async def _shutdown(self) -> None:
         if self._spare is not None:
             self._spare.cancel()
             self._spare = None
         if self._browser is not None:
-            with contextlib.suppress(Exception):
-                await self._browser.close()
-            self._browser = None
+            try:
+                await asyncio.wait_for(self._browser.close(), timeout=_CLOSE_S)
+            except Exception:
+                kill([self._browser_pid] if self._browser_pid else [])
+            self._browser = self._browser_pid = self._watch.browser_pid = None
         if self._playwright is not None:
             with contextlib.suppress(Exception):
-                await self._playwright.stop()
+                await asyncio.wait_for(self._playwright.stop(), timeout=_CLOSE_S)
             self._playwright = None
 
     @property
     def browser_pid(self) -> int | None:
-        proc = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
-        return getattr(proc, "pid", None)
+        return self._browser_pid
 
     # -- visiting ----------------------------------------------------------------------------
     def visit(self, base_url: str, routes: list[str], *, discover: bool = True) -> list[PageVisit]:
-        """Visit `routes` (and, if `discover`, same-origin links found on the way), up to `max_routes`."""
+        """Visit `routes` (and, if `discover`, same-origin links found on the way), up to `max_routes`.
+
+        Every route asked for appears in the result: those left after a page hung or crashed as skipped.
+        """
         budget = self.config.page_timeout_s * (self.config.max_routes + 2) + 30
         return self._call(self._visit(base_url, routes, discover), timeout=budget)
 
-    async def _new_session(self) -> _Session:
+    async def _new_session(self) -> Session:
         await self._ensure_browser()
         cfg = self.config
-        context = await self._browser.new_context(
-            viewport={"width": cfg.viewport_width, "height": cfg.viewport_height}, service_workers="block"
-        )
-        page = await context.new_page()
-        session = _Session(context, page)
-        await context.route("**/*", session.guard)
-        session.listen()
-        return session
+        return await Session.create(self._browser, {"width": cfg.viewport_width, "height": cfg.viewport_height})
 
-    async def _take_session(self) -> _Session:
+    async def _take_session(self) -> Session:
         spare, self._spare = self._spare, None
         if spare is not None:
             with contextlib.suppress(Exception):
@@ -210,50 +179,90 @@ class Renderer:
         return await self._new_session()
 
     async def _visit(self, base_url: str, routes: list[str], discover: bool) -> list[PageVisit]:
+        async with self._visit_lock:  # one visit at a time: a hung page's teardown ends every renderer
+            return await self._visit_routes(base_url, routes, discover)
+
+    async def _visit_routes(self, base_url: str, routes: list[str], discover: bool) -> list[PageVisit]:
         cfg = self.config
         session = await self._take_session()
         queue = [normalize_route(r) for r in (routes or ["/"])]
         seen: set[str] = set()
         visits: list[PageVisit] = []
-        full_load = True
+        full_load, crashes, stopped_by = True, 0, ""
+        self._watch.watch(True)
         try:
+            await session.arm(base_url)
             while queue and len(visits) < cfg.max_routes:
                 route = queue.pop(0)
                 if route in seen:
                     continue
                 seen.add(route)
-                session.bucket = _Bucket()
-                visit = await self._one(session.page, base_url, route, full_load, session.bucket)
+                if stopped_by:
+                    visits.append(_skipped(base_url, route, stopped_by))
+                    continue
+                visit = await self._one(session, base_url, route, full_load)
                 visits.append(visit)
-                if visit.error and "did not settle" in visit.error:
-                    break  # the page is hung; do not spend the timeout again on every route
+                if session.hung:  # do not spend the timeout again on every route
+                    stopped_by = f"{route} hung"
+                elif visit.crashed:
+                    crashes += 1
+                    try:
+                        if crashes >= _MAX_CRASHES:
+                            raise RuntimeError("too many crashes")
+                        await session.new_page()
+                    except Exception:
+                        stopped_by = f"{route} crashed"
                 full_load = bool(visit.page_errors or not visit.ok)
                 if discover:
                     queue += [link for link in visit.links if link not in seen and link not in queue]
         finally:
-            try:
-                await asyncio.wait_for(session.context.close(), timeout=10)
-            except Exception:  # a context that cannot close: start over with a new browser
-                log.warning("browser context did not close; restarting the browser")
-                await self._shutdown()
-            self._spare = asyncio.ensure_future(self._new_session())
+            self._watch.watch(False)
+            await self._teardown(session)
         return visits
 
-    async def _one(self, page: Any, base_url: str, route: str, full_load: bool, bucket: _Bucket) -> PageVisit:
+    async def _teardown(self, session: Session) -> None:
+        if session.hung:
+            self._watch.kill_renderers()  # a busy page closes slowly; without its renderer it closes at once
+        try:
+            await asyncio.wait_for(session.context.close(), timeout=_CLOSE_S)
+        except Exception:  # a context that cannot close: start over with a new browser
+            log.warning("browser context did not close; restarting the browser")
+            await self._shutdown()
+        self._spare = asyncio.ensure_future(self._new_session())
+
+    async def _one(self, session: Session, base_url: str, route: str, full_load: bool) -> PageVisit:
         cfg = self.config
         url = base_url.rstrip("/") + route
+        bucket = session.bucket = Bucket()
         started = time.monotonic()
         visit = PageVisit(route=route, url=url, ok=False)
         try:
-            visit = await asyncio.wait_for(self._load_and_probe(page, url, route, full_load), cfg.page_timeout_s)
+            visit = await asyncio.wait_for(
+                self._load_and_probe(session.page, url, route, full_load), cfg.page_timeout_s
+            )
         except TimeoutError:
-            visit.error = f"the page did not settle within {cfg.page_timeout_s:g}s (a script that never yields?)"
+            if not session.crashed:
+                session.hung = True
+                visit.error = f"the page did not settle within {cfg.page_timeout_s:g}s (a script that never yields?)"
+                log.warning("route %s cut after %gs: the page did not settle", route, cfg.page_timeout_s)
         except Exception as exc:  # navigation errors are observations about the site
-            visit.error = f"could not load the page: {str(exc).splitlines()[0][:300]}"
+            session.crashed = session.crashed or "crash" in str(exc).lower()
+            if not session.crashed:
+                visit.error = f"could not load the page: {str(exc).splitlines()[0][:300] if str(exc) else repr(exc)}"
+        if session.crashed:
+            visit = PageVisit(route=route, url=url, ok=False, crashed=True, error=self._crash_reason(started))
+            log.warning("route %s: %s", route, visit.error)
         visit.load_seconds = time.monotonic() - started
         visit.console_errors, visit.page_errors = bucket.console, bucket.page_errors
         visit.failed_requests, visit.blocked_requests = bucket.failed, bucket.blocked
         return visit
+
+    def _crash_reason(self, since: float) -> str:
+        cap = self.config.page_memory_mb
+        used = self._watch.killed_since(since)
+        if used is not None:
+            return f"the page crashed: it ran out of memory (it used {used:.0f} MB; a page may use about {cap} MB)"
+        return f"the page crashed, most likely out of memory (a page may use about {cap} MB of JavaScript heap)"
 
     async def _load_and_probe(self, page: Any, url: str, route: str, full_load: bool) -> PageVisit:
         cfg = self.config
@@ -282,7 +291,9 @@ class Renderer:
         else:
             shot = full = await page.screenshot(type="png", animations="disabled", timeout=timeout_ms)
         broken = stats.pop("broken_image_urls")
+        final = normalize_route(stats.pop("final_route") or route)
         return PageVisit(
+            final_route=final if final != route else None,
             route=route,
             url=url,
             ok=status is None or status < 400,
@@ -304,9 +315,11 @@ def crop_top(png: bytes, width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def _describe_exception(exc: Any) -> str:
-    text = str(exc)
-    first = text.splitlines()[0] if text else repr(exc)
-    stack = getattr(exc, "stack", None) or ""
-    frames = [line.strip() for line in stack.splitlines()[1:3]]
-    return first + (f" ({'; '.join(frames)})" if frames else "")
+def _skipped(base_url: str, route: str, cause: str) -> PageVisit:
+    return PageVisit(
+        route=route,
+        url=base_url.rstrip("/") + route,
+        ok=False,
+        skipped=True,
+        error=f"not visited: skipped because route {cause} (fix that route first)",
+    )

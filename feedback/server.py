@@ -14,6 +14,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+#: WebSockets may reach only the site itself (the renderer's request guard cannot see a worker's sockets);
+#: http(s) stays open here so that the guard sees, blocks and reports requests to other hosts and ports.
+CSP_REPORT_PATH = "/__webgen/csp-report"
+CSP = f"connect-src 'self' http: https: data: blob:; report-uri {CSP_REPORT_PATH}"
 _TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -65,6 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Security-Policy", CSP)
         self.end_headers()
         if not head_only:
             self.wfile.write(data)
@@ -75,6 +80,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._send(head_only=True)
 
+    def do_POST(self) -> None:  # noqa: N802 (only the CSP reports of a browser that does not collect them)
+        length = min(int(self.headers.get("Content-Length") or 0), 65536)
+        self.rfile.read(length)
+        known = urllib.parse.urlsplit(self.path).path == CSP_REPORT_PATH
+        self.send_response(HTTPStatus.NO_CONTENT if known else HTTPStatus.METHOD_NOT_ALLOWED)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
 
 class _SiteServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -82,7 +95,13 @@ class _SiteServer(ThreadingHTTPServer):
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self.dropped = 0
         super().__init__((HOST, 0), _Handler)
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """A client that went away mid-response (a page closed with requests in flight): no traceback on stderr."""
+        self.dropped += 1
+        log.debug("request from %s failed", client_address, exc_info=True)
 
 
 class StaticServer:

@@ -38,6 +38,8 @@ PUBLISHED_SETTLE_S = 3.0
 
 
 def stats(samples: list[float]) -> dict[str, float]:
+    if not samples:  # e.g. --baseline 0
+        return {"median_s": None, "p95_s": None, "n": 0}
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {"median_s": round(statistics.median(ordered), 3), "p95_s": round(p95, 3), "n": len(ordered)}
@@ -200,8 +202,9 @@ def main() -> None:
         result["baseline_published_way"] = stats([n["with_settle"] for n in naive])
         result["baseline_without_3s_settle"] = stats([n["no_settle"] for n in naive])
         warm_median = result["warm_step"]["median_s"]
-        result["ratio_baseline_over_warm"] = round(result["baseline_published_way"]["median_s"] / warm_median, 1)
-        result["ratio_without_settle"] = round(result["baseline_without_3s_settle"]["median_s"] / warm_median, 1)
+        if naive and warm_median:
+            result["ratio_baseline_over_warm"] = round(result["baseline_published_way"]["median_s"] / warm_median, 1)
+            result["ratio_without_settle"] = round(result["baseline_without_3s_settle"]["median_s"] / warm_median, 1)
         result["memory"] = concurrent_memory(settings, work, args.concurrent)
     result["targets"] = {"ratio_min": 10, "warm_step_max_s": 2.0}
     print(json.dumps(result, indent=2))

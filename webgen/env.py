@@ -17,7 +17,7 @@ OFFLINE_ENV: dict[str, str] = {
     "BROWSER_USE_SETUP_LOGGING": "false",
 }
 
-#: Chromium flags: no background traffic, and every host name but loopback resolves to nothing.
+#: Chromium flags: no background traffic, every host name but loopback resolves to nothing, a heap cap per page.
 CHROMIUM_ARGS: list[str] = [
     "--no-sandbox",
     "--disable-gpu",
@@ -32,6 +32,9 @@ CHROMIUM_ARGS: list[str] = [
     "--disable-quic",
     "--metrics-recording-only",
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+    # A page's JavaScript heap is capped: a runaway page crashes its tab instead of taking the machine's memory
+    # (the site renderer sets its own cap from SiteSettings.page_memory_mb).
+    "--js-flags=--max-old-space-size=2048",
 ]
 
 

@@ -62,6 +62,12 @@ class PageVisit(BaseModel):
     page_height: int = 0
     load_seconds: float = 0.0
     error: str | None = None
+    skipped: bool = Field(default=False, description="not visited: an earlier route hung or crashed (see `error`)")
+    crashed: bool = Field(default=False, description="the page's renderer crashed (e.g. it ran out of memory)")
+    final_route: str | None = Field(default=None, description="the route the page ended on, when it redirected")
+    content_blocks: list[str] = Field(
+        default_factory=list, exclude=True, repr=False, description="visible text lines and media, for the checks"
+    )
     screenshot: bytes | None = Field(default=None, exclude=True, repr=False)
     full_screenshot: bytes | None = Field(default=None, exclude=True, repr=False)
     screenshot_path: Path | None = None
@@ -74,7 +80,14 @@ class CheckResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: Literal[
-        "build", "served", "blank_page", "runtime_errors", "unreachable_routes", "broken_assets", "interactive"
+        "build",
+        "served",
+        "blank_page",
+        "runtime_errors",
+        "unreachable_routes",
+        "empty_routes",
+        "broken_assets",
+        "interactive",
     ]
     passed: bool
     severity: Literal["error", "warning"] = "error"
