@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from webgen.kinds import StepKind
-from webgen.text import safe_text
+from webgen.agent.repetition import is_repetitive
+from webgen.core.kinds import StepKind
+from webgen.core.text import safe_text
 
 __all__ = [
     "CommandAction",
@@ -126,9 +126,6 @@ _LABEL_WORD_RE = re.compile(r"(?:file(?:name|path)?|path)\s*:\s*", re.IGNORECASE
 _NO_TAG = r"(?:(?!</?think>|</?answer>).)*"
 _FORMAT_RE = re.compile(rf"\s*<think>{_NO_TAG}</think>\s*<answer>{_NO_TAG}</answer>\s*", re.DOTALL)
 _MAX_PROBLEMS = 20
-REPETITION_TAIL = 30_000
-_VAR_RE = re.compile(r"#[0-9a-f]{3,8}\b|\d+(?:\.\d+)?")
-_WS_COLLAPSE_RE = re.compile(r"\s+")
 _CLOSE_ACTION_RE = re.compile(r"</(?:bolt|web)action\s*>", re.IGNORECASE)
 _PATH_KEYS = ("filepath", "file_path", "path")
 _MARKERS = ("screenshot_validated", "finish")
@@ -165,19 +162,6 @@ def parse_response(text: str) -> ParsedResponse:
         return _parse(safe_text(text if isinstance(text, str) else str(text or "")))
     except Exception as exc:  # last-resort guard: the contract is "never raise"
         return ParsedResponse(problems=[f"internal parser error: {exc!r}"])
-
-
-def is_repetitive(text: str, *, window: int = 50, min_count: int = 3, share: float = 0.4) -> bool:
-    """The published agent's repetition rule on the last ``REPETITION_TAIL`` characters: canonicalise (numbers
-    and hex colours become ``<VAR>``, lower-case, collapse whitespace), slide ``window``-character windows, and
-    flag the text when at least ``share`` of the windows occur ``min_count`` times or more."""
-    canon = _WS_COLLAPSE_RE.sub(" ", _VAR_RE.sub("<VAR>", text[-REPETITION_TAIL:].lower())).strip()
-    if len(canon) < window * 4:
-        return False
-    counts = Counter(canon[i : i + window] for i in range(len(canon) - window + 1))
-    total = sum(counts.values())
-    repeated = sum(n for n in counts.values() if n >= min_count)
-    return repeated / total >= share
 
 
 def has_exact_think_answer_format(text: str) -> bool:

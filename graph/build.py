@@ -10,13 +10,13 @@ from webgen.graph.deps import Deps
 from webgen.graph.state import AgentState
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None):  # noqa: ANN201 (CompiledStateGraph)
-    """generate → apply → execute → screenshot_feedback | gui_test → record → generate | backtrack | select_best."""
+def build_graph(checkpointer: BaseCheckpointSaver | None = None):
+    """generate → apply → execute → judge | gui_test → record → generate | backtrack | select_best."""
     graph = StateGraph(AgentState, context_schema=Deps)
     graph.add_node("generate", nodes.generate)
     graph.add_node("apply", nodes.apply)
     graph.add_node("execute", nodes.execute)
-    graph.add_node("screenshot_feedback", nodes.screenshot_feedback)
+    graph.add_node("judge", nodes.judge)
     graph.add_node("gui_test", nodes.gui_test)
     graph.add_node("record", recording.record)
     graph.add_node("backtrack", recording.backtrack)
@@ -24,8 +24,8 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None):  # noqa: ANN20
     graph.add_edge(START, "generate")
     graph.add_edge("generate", "apply")
     graph.add_conditional_edges("apply", nodes.after_apply, ["execute", "gui_test", "record"])
-    graph.add_conditional_edges("execute", nodes.after_execute, ["screenshot_feedback", "record"])
-    graph.add_edge("screenshot_feedback", "record")
+    graph.add_conditional_edges("execute", nodes.after_execute, ["judge", "record"])
+    graph.add_edge("judge", "record")
     graph.add_edge("gui_test", "record")
     graph.add_conditional_edges("record", recording.route, ["generate", "backtrack", "select_best"])
     graph.add_edge("backtrack", "generate")

@@ -1,20 +1,19 @@
-"""What the nodes need, injected through LangGraph's runtime context (built by the caller, never at import)."""
+"""What the nodes need, injected through LangGraph's runtime context (built by the session, never at import)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from webgen.agent.llm import LLMClient
-from webgen.feedback.environment import SiteEnvironment
-from webgen.feedback.gui_types import GUIAgent
-from webgen.feedback.judge import Judge
-from webgen.feedback.scaffold import PROTECTED_FILES
-from webgen.feedback.workspace import Workspace
-from webgen.settings import Settings
+from webgen.core.llm import LLMClient
+from webgen.core.settings import Settings
+from webgen.feedback.evaluation.evaluator import StepEvaluator
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.scaffold import PROTECTED_FILES
+from webgen.feedback.site.workspace import Workspace
+from webgen.graph.events import RunEvent, Subscriber, publish
 from webgen.storage.store import TrajectoryStore
 
 
@@ -24,18 +23,17 @@ class Deps:
     store: TrajectoryStore
     env: SiteEnvironment
     coder: LLMClient
-    judge: Judge
-    gui_agent: GUIAgent
-    feedback_llm: LLMClient  # derives GUI test instructions and grades GUI transcripts
+    evaluator: StepEvaluator
     run_dir: Path
-    on_event: Callable[[dict[str, Any]], None] | None = None
+    subscribers: list[Subscriber] = field(default_factory=list)
+    cancelled: threading.Event = field(default_factory=threading.Event)
     deadline: float = math.inf  # time.monotonic() after which the run stops (agent.run_timeout_s)
     _workspaces: dict[str, Workspace] = field(default_factory=dict)
 
     def workspace(self, site: str) -> Workspace:
-        """One Workspace per site folder (it keeps a stat cache), snapshots in the store."""
+        """One Workspace per site folder (it keeps a stat cache), snapshots in the store's blobs."""
         if site not in self._workspaces:
-            self._workspaces[site] = self.store.workspace(Path(site), protected=PROTECTED_FILES)
+            self._workspaces[site] = Workspace(Path(site), self.store.blobs, protected=PROTECTED_FILES)
         return self._workspaces[site]
 
     def message_text(self, ref: str) -> str:
@@ -43,6 +41,5 @@ class Deps:
         content = self.store.messages([ref])[0].get("content", "")
         return content if isinstance(content, str) else ""
 
-    def emit(self, event: str, **data: Any) -> None:
-        if self.on_event is not None:
-            self.on_event({"event": event, **data})
+    def emit(self, event: RunEvent) -> None:
+        publish(self.subscribers, event)

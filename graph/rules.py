@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from webgen.kinds import StepKind
+from webgen.core.kinds import StepKind
 
 Route = Literal["generate", "backtrack", "select_best"]
 
@@ -35,12 +35,8 @@ class StepSummary(BaseModel):
     gui_grade: float | None = None
     has_error: bool = False
     judged: bool = True  # False: its files rendered (or were inherited) but no judge score was had
+    good_format: bool = True  # the published agent's format rule (markers short, no loop); -1 reward when False
     snapshot_id: str | None = None
-
-
-def is_error_step(*, stage_failed: bool, screenshot_score: float | None, max_bad_score: float = 2.0) -> bool:
-    """Any stage failed, or the screenshot was graded at most `max_bad_score` (an unknown score is no verdict)."""
-    return stage_failed or (screenshot_score is not None and screenshot_score <= max_bad_score)
 
 
 def is_good(step: StepSummary, good_score: float = 3.0) -> bool:

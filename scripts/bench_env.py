@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 
 from webgen.agent.actions import parse_response
-from webgen.env import apply_offline_env
-from webgen.feedback.environment import SiteEnvironment
-from webgen.feedback.proc import kill_group
-from webgen.feedback.renderer import Renderer
-from webgen.feedback.scaffold import npm_env
-from webgen.feedback.workspace import FileWrite
-from webgen.render import workspace_for
-from webgen.settings import Settings
+from webgen.core.env import apply_offline_env
+from webgen.core.settings import Settings, SiteSettings
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.proc import kill_group
+from webgen.feedback.site.renderer import Renderer
+from webgen.feedback.site.scaffold import npm_env, workspace_for
+from webgen.feedback.site.workspace import FileWrite
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "webgen" / "examples" / "bakery.md"
 PUBLISHED_SETTLE_S = 3.0
@@ -114,7 +113,6 @@ def naive_step(settings: Settings, work: Path, renderer: Renderer) -> dict[str, 
             if m := re.search(r"(http://127\.0\.0\.1:\d+/)", line):
                 url = m.group(1)
         ready = time.monotonic()
-        renderer.config.max_routes = 1
         pages = renderer.visit(url, ["/"], discover=False)
         shot = time.monotonic() - ready
         assert pages[0].ok and pages[0].text_length > 50
@@ -197,7 +195,7 @@ def main() -> None:
         work = Path(tmp)
         result = warm_and_cold(settings, work, args.warm, args.cold, args.gap)
         result["gap_s"] = args.gap
-        with Renderer() as renderer:
+        with Renderer(SiteSettings(max_routes=1)) as renderer:
             naive = [naive_step(settings, work / f"naive{i}", renderer) for i in range(args.baseline)]
         result["baseline_published_way"] = stats([n["with_settle"] for n in naive])
         result["baseline_without_3s_settle"] = stats([n["no_settle"] for n in naive])

@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 
 from webgen.agent.fake_server import FakeLLMServer
-from webgen.env import apply_offline_env
-from webgen.feedback.environment import SiteEnvironment
-from webgen.graph.run import make_deps, run_agent
-from webgen.settings import ModelEndpoint, Settings
+from webgen.core.env import apply_offline_env
+from webgen.core.settings import ModelEndpoint, Settings
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.graph.events import RunEvent
+from webgen.graph.session import Session
 from webgen.storage.store import TrajectoryStore
 from webgen.storage.values import TaskIn
 
@@ -54,6 +55,9 @@ def stats(samples: list[float]) -> dict[str, float]:
     return {"median_s": round(statistics.median(ordered), 3), "p95_s": round(p95, 3), "n": len(ordered)}
 
 
+ROLES = ("coder", "judge", "gui")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=12)
@@ -65,25 +69,29 @@ def main() -> None:
         "times": -1,
         "reply": {"content": {"has_error": False, "description": "fine", "suggestions": "", "score": 4}},
     }
-    events: list[tuple[float, dict]] = []
+    events: list[tuple[float, RunEvent]] = []
     with (
         tempfile.TemporaryDirectory(prefix="webgen-bench-loop-") as tmp,
         FakeLLMServer([*coder_replies(args.steps, args.model_latency), judge]) as server,
     ):
-        cfg = Settings()
-        cfg.home = Path(tmp)
-        cfg.database_url = f"sqlite:///{tmp}/bench.db"
-        for role in ("coder", "judge", "gui"):
-            setattr(cfg, role, ModelEndpoint(base_url=server.base_url, model=role, max_retries=0))
-        cfg.agent.max_steps = args.steps
         base = Settings()  # the scaffold cache lives under the usual home
-        with TrajectoryStore(cfg.resolved_database_url) as store, SiteEnvironment(base) as env:
-            task = store.ensure_task(TaskIn(source="bench", external_id="1", instruction="A bakery site"))
-            run_id = store.start_run(task.id, "agent")
-            deps = make_deps(cfg, store, env, run_id, on_event=lambda e: events.append((time.monotonic(), e)))
-            outcome = run_agent(deps, task, run_id)
-            steps = store.steps(run_id)
-    starts = [t for t, e in events if e["event"] == "generate"] + [next(t for t, e in events if e["event"] == "done")]
+        endpoints = {role: ModelEndpoint(base_url=server.base_url, model=role, max_retries=0) for role in ROLES}
+        cfg = base.model_copy(
+            update={
+                "home": Path(tmp),
+                "database_url": f"sqlite:///{tmp}/bench.db",
+                "agent": base.agent.model_copy(update={"max_steps": args.steps}),
+                **endpoints,
+            }
+        )
+        with (
+            TrajectoryStore(cfg.resolved_database_url) as store,
+            SiteEnvironment(base) as env,
+            Session(cfg, store=store, env=env, subscribers=[lambda e: events.append((time.monotonic(), e))]) as session,
+        ):
+            outcome = session.start(TaskIn(source="bench", external_id="1", instruction="A bakery site"))
+            steps = store.steps(outcome.run_id)
+    starts = [t for t, e in events if e.type == "step_started"] + [next(t for t, e in events if e.type == "finished")]
     walls = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     model = [s.latency.get("generate", 0.0) + s.latency.get("judge", 0.0) for s in steps]
     overhead = [w - m for w, m in zip(walls, model, strict=True)]

@@ -38,7 +38,7 @@ def megabyte_inputs() -> dict[str, str]:
     }
 
 
-def _time(fn, repeat: int) -> float:  # noqa: ANN001
+def _time(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from webgen.feedback.workspace import FileWrite
+from webgen.core.types import BuildResult, Observation, PageVisit
+from webgen.feedback.site.workspace import FileWrite, Workspace
 from webgen.storage.io import export_runs, grpo_rows
 from webgen.storage.maintenance import stats
 from webgen.storage.models import BlobRow, SnapshotRow
 from webgen.storage.store import TrajectoryStore
 from webgen.storage.values import StepRecord, TaskIn
-from webgen.types import BuildResult, Observation, PageVisit
 
 SYSTEM = "You are a senior front-end engineer. Write whole files. " * 40
 
@@ -50,7 +50,7 @@ def stored_bytes(store: TrajectoryStore) -> int:
 def run_steps(store: TrajectoryStore, work: Path, run_id: str, steps: int, rng: random.Random) -> tuple[float, int]:
     """Write `steps` steps; return (seconds, bytes a full copy per step would take)."""
     files = site_files(rng)
-    workspace = store.workspace(work / run_id)
+    workspace = Workspace(work / run_id, store.blobs)
     workspace.apply([FileWrite(path=p, content=c) for p, c in files.items()])
     history = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Build a bakery site"}]
     full_copy_bytes = 0

@@ -9,13 +9,13 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from webgen.feedback.blobs import digest_of
+from webgen.core.blobs import digest_of
 from webgen.storage.models import BlobRow
 
 _KNOWN_CACHE = 100_000
 
 
-def insert_ignore(engine: Engine, table, rows: list[dict]):  # noqa: ANN001, ANN201 (SQLAlchemy table / statement)
+def insert_ignore(engine: Engine, table, rows: list[dict]):
     """INSERT ... ON CONFLICT DO NOTHING for the engine's dialect."""
     name = engine.dialect.name
     if name == "sqlite":

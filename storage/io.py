@@ -24,7 +24,7 @@ class _TaskLine(BaseModel):
 
     id: str | int
     instruction: str = Field(min_length=1)
-    Category: dict[str, Any] = Field(default_factory=dict)  # noqa: N815 (the datasets' key)
+    Category: dict[str, Any] = Field(default_factory=dict)  # the datasets' key
     application_type: str = ""
     ui_instruct: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -135,7 +135,7 @@ class _MessageCache:
         return out
 
 
-def _runs_query(status: str | None):  # noqa: ANN202
+def _runs_query(status: str | None):
     query = select(RunRow).order_by(RunRow.started_at, RunRow.id)
     return query.where(RunRow.status == status) if status else query
 
@@ -222,7 +222,7 @@ def grpo_rows(store: TrajectoryStore, *, status: str | None = None) -> Iterator[
             }
 
 
-def grpo_dataset(store: TrajectoryStore, **filters: Any):  # noqa: ANN201 (datasets.Dataset, imported lazily)
+def grpo_dataset(store: TrajectoryStore, **filters: Any):  # -> datasets.Dataset (imported lazily)
     """Step-GRPO rows as a `datasets.Dataset` (needs the `train` extra)."""
     from datasets import Dataset
 

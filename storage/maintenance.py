@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webgen.feedback.workspace import UnknownSnapshot, read_manifest
+from webgen.core.manifests import UnknownSnapshot, read_manifest
 from webgen.storage.models import BlobRow, JudgmentRow, RunRow, ScreenshotRow, SnapshotRow, StepRow, TaskRow
 from webgen.storage.store import TrajectoryStore
 from webgen.storage.values import PruneReport, RunStatus

@@ -11,19 +11,18 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from webgen.feedback.blobs import digest_of
-from webgen.feedback.workspace import Workspace, WorkspaceLimits, read_manifest
+from webgen.core.blobs import digest_of
+from webgen.core.manifests import read_manifest
+from webgen.core.text import safe_data
 from webgen.storage import db
 from webgen.storage.blobs import SQLBlobStore, insert_ignore
 from webgen.storage.models import BlobRow, JudgmentRow, RunRow, ScreenshotRow, SnapshotRow, StepRow, TaskRow, utcnow
 from webgen.storage.values import Run, RunMode, RunStatus, Screenshot, Step, StepRecord, Task, TaskIn
-from webgen.text import safe_data
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +239,12 @@ class TrajectoryStore:
             return []
         shots = []
         for page in record.observation.pages:
-            for kind, png in (("viewport", page.screenshot), ("full", page.full_screenshot)):
+            for kind, png, path in (
+                ("viewport", page.screenshot, page.screenshot_path),
+                ("full", page.full_screenshot, page.full_screenshot_path),
+            ):
+                if png is None and path is not None and path.is_file():  # the loop keeps screenshots as paths
+                    png = path.read_bytes()
                 if png:
                     shots.append((page.route, kind, self.blobs.add(png)))
         return shots
@@ -249,6 +253,14 @@ class TrajectoryStore:
         with Session(self.reader) as session:
             rows = session.scalars(select(StepRow).where(StepRow.run_id == run_id).order_by(StepRow.index))
             return [Step.model_validate(row) for row in rows]
+
+    def set_rewards(self, run_id: str, rewards: dict[int, float | None]) -> None:
+        """Store each step's reward (e.g. the Step-GRPO step rewards computed when a run ends)."""
+        with self.engine.begin() as conn:
+            for index, reward in rewards.items():
+                conn.execute(
+                    update(StepRow).where(StepRow.run_id == run_id, StepRow.index == index).values(reward=reward)
+                )
 
     def get_step(self, run_id: str, index: int) -> Step:
         """One stored step, without loading the rest of its run."""
@@ -273,12 +285,6 @@ class TrajectoryStore:
         return [Screenshot(route=r.route, kind=r.kind, png=self.blobs.get(r.blob)) for r in rows]
 
     # -- snapshots ------------------------------------------------------------------------------
-    def workspace(
-        self, root: Path, *, protected: frozenset[str] = frozenset(), limits: WorkspaceLimits | None = None
-    ) -> Workspace:
-        """A Workspace whose snapshots land in this store."""
-        return Workspace(root, self.blobs, protected=protected, limits=limits or WorkspaceLimits())
-
     def register_snapshot(self, snapshot_id: str) -> None:
         """Record a Workspace snapshot (its manifest and files must already be blobs here)."""
         files = read_manifest(self.blobs, snapshot_id)

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from webgen.kinds import RunStatus, StepKind
-from webgen.types import Observation
+from webgen.core.kinds import RunStatus, StepKind
+from webgen.core.types import Observation
 
 __all__ = ["RunMode", "RunStatus", "StepKind"]  # plus the values below
 

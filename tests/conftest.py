@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests import netguard
-from webgen.env import apply_offline_env
-from webgen.feedback.environment import SiteEnvironment
-from webgen.settings import Settings
+from webgen.core.env import apply_offline_env
+from webgen.core.settings import Settings
+from webgen.feedback.site.environment import SiteEnvironment
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,7 +22,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's reporter)
+def pytest_terminal_summary(terminalreporter) -> None:
     if netguard.violations:
         terminalreporter.write_line(
             f"NETWORK GUARD: {len(netguard.violations)} attempt(s) to leave loopback:", red=True
@@ -34,9 +34,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     """The user's settings (WEBGEN_* env), so the scaffold cache that setup installed is reused."""
-    cfg = Settings()
-    cfg.site.page_timeout_s = 5.0
-    return cfg
+    return Settings().updated(site={"page_timeout_s": 5.0})
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from webgen.feedback.environment import SiteEnvironment
-from webgen.feedback.workspace import FileWrite
-from webgen.render import workspace_for
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.scaffold import workspace_for
+from webgen.feedback.site.workspace import FileWrite
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "webgen" / "examples"
 

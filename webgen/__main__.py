@@ -1,5 +1,5 @@
 """`python -m webgen` runs the CLI."""
 
-from webgen.cli import app
+from webgen.cli.app import app
 
 app()

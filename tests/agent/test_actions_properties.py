@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.agent.test_actions import bolt
 from webgen.agent.actions import ParsedResponse, has_exact_think_answer_format, parse_response
-from webgen.kinds import StepKind
+from webgen.core.kinds import StepKind
 from webgen.scripts.bench_parser import megabyte_inputs
 
 # --- robustness and performance -------------------------------------------------------------------

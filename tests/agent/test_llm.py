@@ -1,4 +1,4 @@
-"""Tests for ``webgen.agent.llm``: the OpenAI client over real HTTP against the scripted fake server."""
+"""Tests for ``webgen.core.llm``: the OpenAI client over real HTTP against the scripted fake server."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from webgen.agent.fake_server import FakeLLMServer
-from webgen.agent.llm import (
+from webgen.core.llm import (
     BudgetExceeded,
     EmptyCompletion,
     EndpointUnavailable,
@@ -28,7 +28,7 @@ from webgen.agent.llm import (
     image_part,
     text_part,
 )
-from webgen.settings import ModelEndpoint
+from webgen.core.settings import ModelEndpoint
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 USER = [{"role": "user", "content": "make a landing page"}]
@@ -103,7 +103,7 @@ def test_missing_usage_is_estimated(fake: Callable[[Any], FakeLLMServer]) -> Non
 
 def test_5xx_is_retried_until_success(fake: Callable[[Any], FakeLLMServer], caplog: pytest.LogCaptureFixture) -> None:
     server = fake([{"times": 2, "reply": {"status": 500, "content": "boom"}}, {"reply": "finally"}])
-    with caplog.at_level(logging.WARNING, logger="webgen.agent.llm"):
+    with caplog.at_level(logging.WARNING, logger="webgen.core.llm"):
         done = client(server).complete(USER)
     assert done.text == "finally" and done.attempts == 3
     assert [r.status for r in server.requests] == [500, 500, 200]

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from webgen.agent.fake_server import FakeLLMServer
-from webgen.agent.llm import (
+from webgen.core.llm import (
     EmptyCompletion,
     EndpointUnavailable,
     LLMError,
@@ -20,8 +20,8 @@ from webgen.agent.llm import (
     MalformedResponse,
     OpenAIClient,
 )
-from webgen.agent.llm_wire import Wire
-from webgen.settings import ModelEndpoint
+from webgen.core.llm_wire import Wire
+from webgen.core.settings import ModelEndpoint
 
 USER = [{"role": "user", "content": "make a landing page"}]
 SECRET = "sk-test-secret-0123456789"

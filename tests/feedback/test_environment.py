@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import EXAMPLES, descendants, make_site, own_processes
-from webgen.feedback.environment import SiteEnvironment
-from webgen.render import render
+from webgen.cli.render import render
+from webgen.feedback.site.environment import SiteEnvironment
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
@@ -100,8 +100,7 @@ def test_external_requests_blocked_and_reported(env: SiteEnvironment, tmp_path: 
 
 def test_infinite_loop_in_page_is_bounded(settings, tmp_path: Path) -> None:
     app = "export default function App() { while (true) {} return <p>never</p>; }\n"
-    cfg = settings.model_copy(deep=True)
-    cfg.site.page_timeout_s = 3.0
+    cfg = settings.updated(site={"page_timeout_s": 3.0})
     before = descendants(os.getpid())
     with SiteEnvironment(cfg) as env:
         obs = env.observe(make_site(env, tmp_path, {"src/App.tsx": app}))

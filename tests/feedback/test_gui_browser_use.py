@@ -19,10 +19,10 @@ import pytest
 
 from tests.helpers import descendants, own_processes
 from webgen.agent.fake_server import FakeLLMServer, message_text
-from webgen.feedback.gui_browser_use import BrowserUseAgent
-from webgen.feedback.gui_types import GUITestResult
-from webgen.feedback.server import StaticServer
-from webgen.settings import ModelEndpoint
+from webgen.core.settings import ModelEndpoint
+from webgen.feedback.gui.browser_use import BrowserUseAgent
+from webgen.feedback.gui.types import GUITestResult
+from webgen.feedback.site.server import StaticServer
 
 pytestmark = [pytest.mark.browser]
 

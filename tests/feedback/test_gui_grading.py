@@ -1,4 +1,4 @@
-"""Tests for ``webgen.feedback.gui_grading`` over real HTTP against the scripted fake model."""
+"""Tests for ``webgen.feedback.gui.grading`` over real HTTP against the scripted fake model."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from webgen.agent.fake_server import FakeLLMServer, message_text
-from webgen.agent.llm import OpenAIClient
-from webgen.feedback.gui_grading import derive_test_instruction, fallback_test_instruction, grade_transcript
-from webgen.feedback.gui_types import GUIStep, GUITestResult, Verdict
-from webgen.settings import ModelEndpoint
+from webgen.core.llm import OpenAIClient
+from webgen.core.settings import ModelEndpoint
+from webgen.feedback.gui.grading import derive_test_instruction, fallback_test_instruction, grade_transcript
+from webgen.feedback.gui.types import GUIStep, GUITestResult, Verdict
 
 TASK = "Build a bakery shop with a cart. Use a pink background and navy buttons."
 CASES = [
@@ -93,7 +93,7 @@ def test_derive_without_cases_takes_the_whole_reply(server: FakeLLMServer, clien
 
 
 def test_derive_falls_back_when_the_endpoint_is_down(down: OpenAIClient, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="webgen.feedback.gui_grading"):
+    with caplog.at_level(logging.WARNING, logger="webgen.feedback.gui.grading"):
         derived = derive_test_instruction(down, instruction=TASK, ui_test_cases=CASES)
     assert derived == fallback_test_instruction(TASK, CASES)
     assert TASK in derived and all(case["task"] in derived for case in CASES) and has_suffix(derived)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import descendants, make_site, own_processes
-from webgen.feedback.environment import SiteEnvironment
-from webgen.settings import Settings
+from webgen.core.settings import Settings
+from webgen.feedback.site.environment import SiteEnvironment
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 PAGE_TIMEOUT_S = 3.0
@@ -25,9 +25,7 @@ PAGE_TIMEOUT_S = 3.0
 @pytest.fixture(scope="module")
 def hostile_env(settings: Settings) -> Iterator[SiteEnvironment]:
     """Its own environment: a 3 s page timeout and a 384 MB page memory cap; nothing of it outlives the module."""
-    cfg = settings.model_copy(deep=True)
-    cfg.site.page_timeout_s = PAGE_TIMEOUT_S
-    cfg.site.page_memory_mb = 384
+    cfg = settings.updated(site={"page_timeout_s": PAGE_TIMEOUT_S, "page_memory_mb": 384})
     before = descendants(os.getpid())
     with SiteEnvironment(cfg) as env:
         spawned = own_processes(before)
@@ -90,7 +88,7 @@ def test_catch_all_redirect_and_not_found_pages_are_flagged(env: SiteEnvironment
 
 def test_scaffold_and_example_sites_have_no_empty_routes(env: SiteEnvironment, tmp_path: Path) -> None:
     from tests.helpers import EXAMPLES
-    from webgen.render import render
+    from webgen.cli.render import render
 
     scaffold = env.observe(env.new_site(tmp_path / "scaffold"))
     bakery = render(EXAMPLES / "bakery.md", env, tmp_path / "out").observation
@@ -154,7 +152,7 @@ def test_busy_page_is_cut_within_the_timeout_without_a_log_flood(
     assert [p.route for p in obs.pages] == ["/", "/more"] and obs.pages[1].skipped
     assert all(len(p.failed_requests) <= 30 and len(p.console_errors) <= 30 for p in obs.pages)
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [r.name for r in noisy] == ["webgen.feedback.renderer"], [r.getMessage()[:200] for r in noisy]
+    assert [r.name for r in noisy] == ["webgen.feedback.site.renderer"], [r.getMessage()[:200] for r in noisy]
     assert "route / cut after 3s" in noisy[0].getMessage()
     assert not any(r.exc_info for r in caplog.records)
     out, err = capfd.readouterr()
@@ -173,14 +171,14 @@ def other_server() -> Iterator[tuple[str, list[str]]]:
     hits: list[str] = []
 
     class Counting(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             hits.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
 
-        do_POST = do_GET  # noqa: N815
+        do_POST = do_GET
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -1,4 +1,4 @@
-"""Tests for ``webgen.feedback.judge``: the vision judge over real HTTP against the scripted fake model."""
+"""Tests for ``webgen.feedback.judge.vlm``: the vision judge over real HTTP against the scripted fake model."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from webgen.agent.fake_server import FakeLLMServer, message_text
-from webgen.agent.llm import OpenAIClient, TokenBudget, Usage
-from webgen.feedback.judge import Judge, Judgement, JudgmentCache, VLMJudge
-from webgen.feedback.replies import coerce_bool, extract_json, extract_score
-from webgen.settings import ModelEndpoint
+from webgen.core.llm import OpenAIClient, TokenBudget, Usage
+from webgen.core.settings import ModelEndpoint
+from webgen.feedback.judge.replies import coerce_bool, extract_json, extract_score
+from webgen.feedback.judge.vlm import Judge, Judgment, JudgmentCache, VLMJudge
 from webgen.storage.store import TrajectoryStore
 
 TASK = "A bakery landing page with a pink background and navy buttons."
@@ -154,15 +154,15 @@ def test_reply_shapes(
     server: FakeLLMServer, client: OpenAIClient, reply: str, score: float | None, has_error: bool, description: str
 ) -> None:
     script(server, reply)
-    judgement = VLMJudge(client, model="judge").grade(TASK, [png()])
-    assert judgement.score == score
-    assert judgement.outcome == ("ok" if score is not None else "unparsable")
-    assert judgement.has_error is has_error
-    assert judgement.description == description
-    assert judgement.raw == reply and judgement.model == "judge" and not judgement.cached
+    judgment = VLMJudge(client, model="judge").grade(TASK, [png()])
+    assert judgment.score == score
+    assert judgment.outcome == ("ok" if score is not None else "unparsable")
+    assert judgment.has_error is has_error
+    assert judgment.description == description
+    assert judgment.raw == reply and judgment.model == "judge" and not judgment.cached
     assert len(server.requests) == 1
     if score is None:
-        assert judgement.failure
+        assert judgment.failure
 
 
 def test_published_error_fields_and_list_suggestions_are_read(server: FakeLLMServer, client: OpenAIClient) -> None:
@@ -175,23 +175,23 @@ def test_published_error_fields_and_list_suggestions_are_read(server: FakeLLMSer
 def test_empty_completion_is_unparsable_not_an_endpoint_error(server: FakeLLMServer, client: OpenAIClient) -> None:
     """The endpoint answered, with nothing in it: a reply problem, like any reply without a score."""
     script(server, "")
-    judgement = VLMJudge(client, model="judge").grade(TASK, [png()])
-    assert judgement.outcome == "unparsable" and judgement.score is None and judgement.raw == ""
-    assert "EmptyCompletion" in judgement.failure
+    judgment = VLMJudge(client, model="judge").grade(TASK, [png()])
+    assert judgment.outcome == "unparsable" and judgment.score is None and judgment.raw == ""
+    assert "EmptyCompletion" in judgment.failure
 
 
 def test_retries_through_two_server_errors(server: FakeLLMServer, client: OpenAIClient) -> None:
     server.reset([{"model": "judge", "times": 2, "reply": {"status": 500}}, {"model": "judge", "reply": OK_JSON}])
-    judgement = VLMJudge(client, model="judge").grade(TASK, [png()])
-    assert judgement.outcome == "ok" and judgement.score == 4.0
+    judgment = VLMJudge(client, model="judge").grade(TASK, [png()])
+    assert judgment.outcome == "ok" and judgment.score == 4.0
     assert [r.status for r in server.requests] == [500, 500, 200]
 
 
 def test_endpoint_down_is_an_outcome_not_an_exception() -> None:
     with make_client(closed_port_url()) as llm:
-        judgement = VLMJudge(llm, model="judge").grade(TASK, [png()])
-    assert judgement.outcome == "endpoint_error" and judgement.score is None
-    assert "EndpointUnavailable" in judgement.failure
+        judgment = VLMJudge(llm, model="judge").grade(TASK, [png()])
+    assert judgment.outcome == "endpoint_error" and judgment.score is None
+    assert "EndpointUnavailable" in judgment.failure
 
 
 def test_spent_budget_is_reported_without_a_call(server: FakeLLMServer) -> None:
@@ -199,8 +199,8 @@ def test_spent_budget_is_reported_without_a_call(server: FakeLLMServer) -> None:
     budget = TokenBudget(100)
     budget.charge(Usage(prompt_tokens=100))
     with make_client(server.base_url, budget=budget) as llm:
-        judgement = VLMJudge(llm, model="judge").grade(TASK, [png()])
-    assert judgement.outcome == "budget" and judgement.score is None
+        judgment = VLMJudge(llm, model="judge").grade(TASK, [png()])
+    assert judgment.outcome == "budget" and judgment.score is None
     assert server.requests == []
 
 
@@ -218,7 +218,7 @@ def test_cache_hit_makes_no_model_call(server: FakeLLMServer, client: OpenAIClie
         assert len(server.requests) == 3
 
 
-def test_only_ok_judgements_are_cached(server: FakeLLMServer, client: OpenAIClient, tmp_path: Path) -> None:
+def test_only_ok_judgments_are_cached(server: FakeLLMServer, client: OpenAIClient, tmp_path: Path) -> None:
     script(server, "I cannot tell.", times=-1)
     with TrajectoryStore(f"sqlite:///{tmp_path / 'judgments.db'}") as store:
         for _ in range(2):
@@ -229,8 +229,8 @@ def test_only_ok_judgements_are_cached(server: FakeLLMServer, client: OpenAIClie
 def test_images_arrive_as_data_urls_in_order(server: FakeLLMServer, client: OpenAIClient) -> None:
     script(server, OK_JSON)
     shots = [png("pink"), png("navy"), png("white"), png("black")]
-    judgement = VLMJudge(client, model="judge", max_images=3).grade(TASK, shots)
-    assert isinstance(judgement, Judgement) and judgement.ok
+    judgment = VLMJudge(client, model="judge", max_images=3).grade(TASK, shots)
+    assert isinstance(judgment, Judgment) and judgment.ok
     (request,) = server.requests
     parts = request.messages[0]["content"]
     assert [p["type"] for p in parts] == ["text", "image_url", "image_url", "image_url"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from webgen.feedback.checks import empty_routes, run_checks
-from webgen.feedback.page_session import outside_pattern, same_origin
-from webgen.feedback.routes import route_matches, router_patterns
-from webgen.feedback.server import CSP, StaticServer
-from webgen.types import BuildResult, PageVisit
+from webgen.core.types import BuildResult, PageVisit
+from webgen.feedback.site.checks import empty_routes, run_checks
+from webgen.feedback.site.page_session import outside_pattern, same_origin
+from webgen.feedback.site.routes import route_matches, router_patterns
+from webgen.feedback.site.server import CSP, StaticServer
 
 LAYOUT = ["Crumb & Co.", "Home Menu About", "© 2024 Crumb & Co."]
 

@@ -7,9 +7,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from webgen.feedback import proc
-from webgen.feedback.routes import discover_routes
-from webgen.feedback.server import StaticServer
+from webgen.feedback.site import proc
+from webgen.feedback.site.routes import discover_routes
+from webgen.feedback.site.server import StaticServer
 
 
 def _get(url: str) -> tuple[int, bytes, str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import descendants, make_site, own_processes
-from webgen.feedback.builder import BuildWorker
-from webgen.feedback.environment import SiteEnvironment
-from webgen.render import render
+from webgen.cli.render import render
+from webgen.feedback.site.builder import BuildWorker
+from webgen.feedback.site.environment import SiteEnvironment
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
@@ -53,8 +53,8 @@ def test_symlink_in_site_cannot_redirect_writes(env: SiteEnvironment, tmp_path: 
     outside.mkdir()
     site = env.new_site(tmp_path / "site")
     (site / "src" / "evil").symlink_to(outside, target_is_directory=True)
-    from webgen.feedback.workspace import FileWrite
-    from webgen.render import workspace_for
+    from webgen.feedback.site.scaffold import workspace_for
+    from webgen.feedback.site.workspace import FileWrite
 
     report = workspace_for(site).apply([FileWrite(path="src/evil/x.tsx", content="export {}")])
     assert [r.path for r in report.rejected] == ["src/evil/x.tsx"] and "symlink" in report.rejected[0].reason

@@ -15,11 +15,11 @@ import pytest
 
 from tests.helpers import descendants
 from webgen.agent.fake_server import FakeLLMServer, RecordedRequest
-from webgen.agent.llm import OpenAIClient, TokenBudget
-from webgen.feedback import webvoyager
-from webgen.feedback.gui_types import GUIAgent, GUITestResult
-from webgen.feedback.server import StaticServer
-from webgen.feedback.webvoyager import (
+from webgen.core.llm import OpenAIClient, TokenBudget
+from webgen.core.settings import ModelEndpoint
+from webgen.feedback import browser as chromium
+from webgen.feedback.gui.types import GUIAgent, GUITestResult
+from webgen.feedback.gui.webvoyager import (
     DEFAULT_WAITS,
     Action,
     FormatError,
@@ -28,7 +28,7 @@ from webgen.feedback.webvoyager import (
     parse_reply,
     score_answer,
 )
-from webgen.settings import ModelEndpoint
+from webgen.feedback.site.server import StaticServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 WAITS = dict.fromkeys(DEFAULT_WAITS, 0.2)
@@ -291,7 +291,7 @@ def test_timeout_and_no_processes_left(site: str) -> None:
 class _Counting(BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         self.hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -307,8 +307,8 @@ def test_requests_beyond_127_0_0_1_are_aborted(tmp_path: Path, monkeypatch: pyte
 
     Chromium's host-resolver rule is left out here, so that the request guard is the only barrier tested.
     """
-    args = [arg for arg in webvoyager.CHROMIUM_ARGS if not arg.startswith("--host-resolver-rules")]
-    monkeypatch.setattr(webvoyager, "CHROMIUM_ARGS", args)
+    args = [arg for arg in chromium.CHROMIUM_ARGS if not arg.startswith("--host-resolver-rules")]
+    monkeypatch.setattr(chromium, "CHROMIUM_ARGS", args)
     other = HTTPServer(("127.0.0.2", 0), _Counting)
     threading.Thread(target=other.serve_forever, daemon=True).start()
     probe = f"http://127.0.0.2:{other.server_address[1]}/probe"

@@ -1,4 +1,4 @@
-"""Tests for webgen.feedback.workspace and webgen.feedback.blobs, on real files under tmp_path."""
+"""Tests for webgen.feedback.site.workspace and webgen.core.blobs, on real files under tmp_path."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from webgen.feedback.blobs import BlobStore, FileBlobStore, MemoryBlobStore, digest_of
-from webgen.feedback.workspace import FileWrite, MissingBlob, UnknownSnapshot, Workspace, WorkspaceLimits
+from webgen.core.blobs import BlobStore, FileBlobStore, MemoryBlobStore, digest_of
+from webgen.feedback.site.workspace import FileWrite, MissingBlob, UnknownSnapshot, Workspace, WorkspaceLimits
 
 OLD_NS = 1_600_000_000 * 10**9  # a fixed mtime far in the past
 
@@ -430,7 +430,7 @@ def test_file_blob_store_concurrent_puts(tmp_path: Path) -> None:
             for _ in range(20):
                 store.put(d, data)
                 assert store.get(d) == data
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]

@@ -11,10 +11,9 @@ import pytest
 from tests.helpers import EXAMPLES
 from webgen.agent.actions import parse_response
 from webgen.agent.fake_server import FakeLLMServer
-from webgen.feedback.environment import SiteEnvironment
-from webgen.graph.run import make_deps, run_agent
-from webgen.graph.single_shot import run_single_shot
-from webgen.settings import ModelEndpoint, Settings
+from webgen.core.settings import ModelEndpoint, Settings
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.graph.session import Session
 from webgen.storage.store import TrajectoryStore
 from webgen.storage.values import TaskIn
 
@@ -68,20 +67,24 @@ GUI_YES = {"model": "gui", "times": -1, "reply": "Thought: Everything I tried wo
 
 
 def loop_settings(base: Settings, home: Path, server: FakeLLMServer, **agent: Any) -> Settings:
-    cfg = base.model_copy(deep=True)
-    cfg.home = home
-    cfg.database_url = f"sqlite:///{home / 'webgen.db'}"
-    for role in ("coder", "judge", "gui"):
-        setattr(cfg, role, ModelEndpoint(base_url=server.base_url, model=role, timeout_s=20, max_retries=1))
-    cfg.agent.gui_waits = FAST_WAITS
-    for key, value in agent.items():
-        setattr(cfg.agent, key, value)
-    return cfg
+    endpoints = {
+        role: ModelEndpoint(base_url=server.base_url, model=role, timeout_s=20, max_retries=1)
+        for role in ("coder", "judge", "gui")
+    }
+    return base.model_copy(
+        update={
+            "home": home,
+            "database_url": f"sqlite:///{home / 'webgen.db'}",
+            "agent": base.agent.model_copy(update={"gui_waits": FAST_WAITS, **agent}),
+            **endpoints,
+        }
+    )
 
 
 @pytest.fixture
 def run_loop(env: SiteEnvironment, settings: Settings, tmp_path: Path) -> Iterator[Callable[..., tuple]]:
-    """run_loop(rules, mode="agent", instruction=..., **agent_settings) -> (outcome, store, server)."""
+    """run_loop(rules, mode="agent", instruction=..., **agent_settings) -> (outcome, store, server), through the
+    session API; `run_loop.session` is the last session (for continue_from, resume and cancel)."""
     opened: list[Any] = []
 
     def run(
@@ -89,20 +92,24 @@ def run_loop(env: SiteEnvironment, settings: Settings, tmp_path: Path) -> Iterat
         mode: str = "agent",
         instruction: str = "A bakery site with a menu",
         database_url: str | None = None,
+        run_id: str | None = None,
         **agent: Any,
     ):
         server = FakeLLMServer(rules).start()
         opened.append(server)
         cfg = loop_settings(settings, tmp_path / "home", server, **agent)
-        cfg.database_url = database_url or cfg.database_url
+        if database_url:
+            cfg = cfg.model_copy(update={"database_url": database_url})
         store = TrajectoryStore(cfg.resolved_database_url)
         opened.append(store)
-        task = store.ensure_task(TaskIn(source="test", external_id=instruction[:40], instruction=instruction))
-        run_id = store.start_run(task.id, mode, config=cfg.public())
-        deps = make_deps(cfg, store, env, run_id)
-        outcome = (run_agent if mode == "agent" else run_single_shot)(deps, task, run_id)
+        session = Session(cfg, store=store, env=env, subscribers=run.events_to)
+        opened.append(session)
+        run.session = session
+        task = TaskIn(source="test", external_id=instruction[:40], instruction=instruction)
+        outcome = session.start(task, mode=mode, run_id=run_id)
         return outcome, store, server
 
+    run.events_to = []
     yield run
     for item in reversed(opened):
         item.stop() if isinstance(item, FakeLLMServer) else item.close()

@@ -44,6 +44,8 @@ def test_build_error_fix_gui_test_finish_selects_the_tested_step(run_loop) -> No
     assert steps[0].build_ok is False and "src/App.tsx:2" in steps[0].feedback
     assert steps[1].screenshot_score == 4 and steps[1].rendered
     assert (steps[2].gui_verdict, steps[2].gui_grade) == ("YES", 5)
+    # Step-GRPO rewards, stored when the run ends: the GUI grade is credited to the edit step it tested
+    assert [s.reward for s in steps] == [0.0, 9.0, None, None]
     assert outcome.status == "finished" and outcome.best_step == 2  # the tested state, not the finish marker
     run = store.get_run(outcome.run_id)
     assert run.best_step == 2 and run.status == "finished"

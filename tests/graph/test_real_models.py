@@ -72,13 +72,13 @@ class Build:
         assert done.returncode in (0, 1), output
         return done
 
-    def only_run(self):  # noqa: ANN201 (the stored Run, with its steps)
+    def only_run(self):
         with TrajectoryStore(self.db) as store:
             [run] = store.list_runs()
             return run, store.steps(run.id)
 
 
-def ended(build: Build, done: subprocess.CompletedProcess[str], status: str):  # noqa: ANN201
+def ended(build: Build, done: subprocess.CompletedProcess[str], status: str):
     run, steps = build.only_run()
     assert run.status == status, done.stdout + done.stderr
     assert done.returncode == (0 if status == "finished" else 1)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from webgen.graph.rules import StepSummary, consecutive_errors, is_error_step, route_after_record, select_best
+from webgen.feedback.evaluation.assess import is_error_step
+from webgen.graph.rules import StepSummary, consecutive_errors, route_after_record, select_best
 
 
 def step(

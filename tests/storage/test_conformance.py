@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from webgen.core.types import BuildResult, Observation, PageVisit
+from webgen.feedback.site.workspace import Workspace
 from webgen.storage import db
 from webgen.storage.io import ImportRejected, export_runs, export_snapshot, grpo_dataset, import_tasks, sft_rows
 from webgen.storage.maintenance import prune, stats
 from webgen.storage.store import DuplicateStep, StoreError, TrajectoryStore
 from webgen.storage.values import StepRecord, TaskIn
-from webgen.types import BuildResult, Observation, PageVisit
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "webgen-bench" / "test.jsonl"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
@@ -133,7 +134,7 @@ def test_add_step_is_idempotent_and_refuses_conflicts(store: TrajectoryStore) ->
 def test_snapshots_dedupe_and_export(store: TrajectoryStore, tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
-    workspace = store.workspace(site)
+    workspace = Workspace(site, store.blobs)
     files = {f"src/f{i}.ts": f"export const v{i} = {i};\n" * 20 for i in range(10)}
     workspace.apply([{"path": p, "content": c} for p, c in files.items()] and _writes(files))
     first = workspace.snapshot()
@@ -155,7 +156,7 @@ def test_snapshots_dedupe_and_export(store: TrajectoryStore, tmp_path: Path) -> 
 
 
 def _writes(files: dict[str, str]) -> list:
-    from webgen.feedback.workspace import FileWrite
+    from webgen.feedback.site.workspace import FileWrite
 
     return [FileWrite(path=p, content=c) for p, c in files.items()]
 

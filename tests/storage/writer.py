@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from webgen.feedback.workspace import FileWrite
+from webgen.feedback.site.workspace import FileWrite, Workspace
 from webgen.storage.store import TrajectoryStore
 from webgen.storage.values import StepRecord
 
@@ -33,7 +33,7 @@ def main() -> None:
     )
     site.mkdir(parents=True, exist_ok=True)
     with TrajectoryStore(url, migrate=False) as store:
-        workspace = store.workspace(site)
+        workspace = Workspace(site, store.blobs)
         shared = [FileWrite(path=f"src/shared{i}.ts", content=f"export const s{i} = {i};\n") for i in range(5)]
         for index in range(start, stop):
             workspace.apply([*shared, FileWrite(path="src/App.tsx", content=f"// step {index}\n")])

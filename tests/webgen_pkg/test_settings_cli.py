@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from webgen.env import OFFLINE_ENV, apply_offline_env
-from webgen.settings import Settings
+from webgen.core.env import OFFLINE_ENV, apply_offline_env
+from webgen.core.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "webgen" / "examples"
 
@@ -38,6 +39,30 @@ def test_env_vars_and_config_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     bad.write_text("x")
     with pytest.raises(ValueError, match="toml"):
         Settings.load(bad)
+
+
+def test_load_leaves_the_environment_alone_and_settings_are_frozen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen, from_env = tmp_path / "chosen.toml", tmp_path / "env.toml"
+    chosen.write_text("[site]\nmax_routes = 3\n")
+    from_env.write_text("[site]\nmax_routes = 4\n")
+    monkeypatch.setenv("WEBGEN_CONFIG", str(from_env))
+    assert Settings.load(chosen).site.max_routes == 3  # the argument takes the place of $WEBGEN_CONFIG
+    assert os.environ["WEBGEN_CONFIG"] == str(from_env)
+    assert Settings.load().site.max_routes == 4
+    monkeypatch.delenv("WEBGEN_CONFIG")
+    cfg = Settings.load(chosen)
+    assert "WEBGEN_CONFIG" not in os.environ
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.site.max_routes = 1
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.home = tmp_path
+    changed = cfg.updated(site={"typecheck": True}, home=str(tmp_path / "home"))
+    assert changed.site.typecheck and changed.site.max_routes == 3 and changed.home == tmp_path / "home"
+    assert not cfg.site.typecheck and cfg.home != changed.home
+    with pytest.raises(ValueError, match="no field typechek"):
+        cfg.updated(site={"typechek": True})
 
 
 def test_offline_env_respects_user_choices() -> None:

@@ -1,0 +1,206 @@
+"""One browser context and page for a visit: its network guard, its listeners, and what they collected.
+
+A page may reach only its own site's origin (the static server's host and port). Anything else, another
+loopback port (a model endpoint on :8000) as much as another host, is aborted and reported as blocked;
+WebSockets are all blocked (the static server has none). data:, blob: and about: URLs stay allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import urllib.parse
+from typing import Any
+
+from webgen.feedback.browser import LOCAL_SCHEMES, is_loopback
+from webgen.feedback.site.server import CSP_REPORT_PATH
+
+log = logging.getLogger(__name__)
+MAX_MESSAGES = 30
+_WEBSOCKETS = re.compile(r"^wss?://", re.IGNORECASE)
+_CSP_REPORTS = re.compile(re.escape(CSP_REPORT_PATH) + "$")
+#: Evaluated with the page probe: what the page shows, as blocks (visible text lines, media and form controls),
+#: so the checks can tell what a route shows of its own; and where the page ended up (redirects).
+CONTENT_JS = r"""() => {
+  const blocks = new Set();
+  const text = ((document.body && document.body.innerText) || "");
+  for (const line of text.split("\n")) {
+    const clean = line.replace(/\s+/g, " ").trim();
+    if (clean) blocks.add(clean.slice(0, 200));
+    if (blocks.size >= 400) break;
+  }
+  const media = document.querySelectorAll("img, video, canvas, iframe, input, select, textarea, svg");
+  for (const el of Array.from(media).slice(0, 200)) {
+    const box = el.getBoundingClientRect();
+    const tag = el.tagName.toLowerCase();
+    if (box.width < 1 || box.height < 1 || (tag === "svg" && (box.width < 48 || box.height < 48))) continue;
+    const what = el.getAttribute("src") || el.getAttribute("poster") || el.getAttribute("name") ||
+      el.getAttribute("placeholder") || el.getAttribute("type") || el.getAttribute("aria-label") || "";
+    blocks.add(`<${tag} ${what.slice(0, 120)} ${Math.round(box.width)}x${Math.round(box.height)}>`);
+  }
+  return {
+    content_blocks: Array.from(blocks),
+    final_route: location.pathname + (location.hash.startsWith("#/") ? location.hash : ""),
+  };
+}"""
+_CLOSED = ("closed", "crashed", "disposed", "detached")
+
+
+def normalize_route(route: str) -> str:
+    path, _, frag = route.partition("#")
+    path = "/" + path.strip("/") if path.strip("/") else "/"
+    return path + ("#" + frag if frag else "")
+
+
+def origin_of(url: str) -> tuple[str, int | None]:
+    """(host, port) of an http(s) URL, the host lower-cased and localhost folded into 127.0.0.1."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return ("127.0.0.1" if host == "localhost" else host), port
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether `url` is served by the site's own server (or is data:/blob:/about:, which never leave the page)."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme in LOCAL_SCHEMES:
+        return True
+    return scheme in ("http", "https") and origin_of(url) == origin_of(base_url)
+
+
+def outside_pattern(base_url: str) -> re.Pattern[str]:
+    """URLs that are not the site's own (matched in the Playwright driver, so the site's requests never reach us)."""
+    host, port = origin_of(base_url)
+    hosts = "(?:127\\.0\\.0\\.1|localhost)" if host == "127.0.0.1" else re.escape(host)
+    return re.compile(f"^(?!(?:https?://{hosts}:{port}(?:[/?#]|$)|data:|blob:|about:))", re.IGNORECASE)
+
+
+def is_closed_error(exc: BaseException) -> bool:
+    """An error Playwright raises because a page, context or browser went away under a pending call."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "TargetClosedError" or any(word in text for word in _CLOSED)
+
+
+class Bucket:
+    """Messages collected for the route being visited (each list capped; `dropped` counts the rest)."""
+
+    def __init__(self) -> None:
+        self.console: list[str] = []
+        self.page_errors: list[str] = []
+        self.failed: list[str] = []
+        self.blocked: list[str] = []
+        self.dropped = 0
+
+    def add(self, items: list[str], text: str) -> None:
+        text = text[:500]
+        if text in items:
+            return
+        if len(items) < MAX_MESSAGES:
+            items.append(text)
+        else:
+            self.dropped += 1
+
+
+class Session:
+    """A fresh browser context with one page, its request guards and listeners bound to `bucket`."""
+
+    def __init__(self, context: Any, page: Any) -> None:
+        self.context = context
+        self.page = page
+        self.bucket = Bucket()
+        self.base_url = ""
+        self.hung = False
+        self.crashed = False
+
+    @classmethod
+    async def create(cls, browser: Any, viewport: dict[str, int]) -> Session:
+        context = await browser.new_context(viewport=viewport, service_workers="block")
+        page = await context.new_page()
+        session = cls(context, page)
+        await context.route_web_socket(_WEBSOCKETS, session.ws_guard)
+        await context.route(_CSP_REPORTS, session.csp_report)
+        session.listen(page)
+        return session
+
+    async def arm(self, base_url: str) -> None:
+        """Allow the site's own origin only: everything else goes through `guard` (and is aborted)."""
+        self.base_url = base_url
+        await self.context.route(outside_pattern(base_url), self.guard)
+
+    async def new_page(self) -> None:
+        """A fresh page in the same context, after the last one crashed."""
+        with contextlib.suppress(Exception):
+            await self.page.close()
+        self.page = await self.context.new_page()
+        self.crashed = False
+        self.listen(self.page)
+
+    async def guard(self, route: Any) -> None:
+        url = route.request.url
+        try:
+            if self.base_url and same_origin(url, self.base_url):
+                await route.continue_()
+            else:
+                self.bucket.add(self.bucket.blocked, url)
+                await route.abort("blockedbyclient")
+        except Exception as exc:  # the context closed with this request in flight: nothing left to do
+            if not is_closed_error(exc):
+                log.debug("request guard: %s: %s", url[:200], str(exc).splitlines()[0][:200])
+
+    async def ws_guard(self, ws: Any) -> None:
+        self.bucket.add(self.bucket.blocked, ws.url)
+        try:
+            await ws.close(code=1008, reason="blocked: a page may reach only its own site")
+        except Exception as exc:
+            log.debug("websocket guard: %s", str(exc).splitlines()[0][:200] if str(exc) else repr(exc))
+
+    async def csp_report(self, route: Any) -> None:
+        """A request the site's CSP stopped (only WebSockets: see server.CSP), reported as blocked."""
+        try:
+            report = json.loads(route.request.post_data or "{}").get("csp-report", {})
+            blocked = str(report.get("blocked-uri") or "")
+            if blocked.startswith(("ws:", "wss:", "http:", "https:")):
+                self.bucket.add(self.bucket.blocked, blocked)
+        except (ValueError, AttributeError):
+            pass
+        with contextlib.suppress(Exception):
+            await route.fulfill(status=204, body="")
+
+    def listen(self, page: Any) -> None:
+        def on_console(msg: Any) -> None:
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+                self.bucket.add(self.bucket.console, msg.text)
+
+        def on_request_failed(request: Any) -> None:
+            failure = request.failure or "failed"
+            if "BLOCKED_BY_CLIENT" not in failure.upper() and self._own(request.url):
+                self.bucket.add(self.bucket.failed, f"{request.url} ({failure})")
+
+        def on_response(response: Any) -> None:
+            if response.status >= 400 and self._own(response.url) and not response.url.endswith("/favicon.ico"):
+                self.bucket.add(self.bucket.failed, f"{response.url} (HTTP {response.status})")
+
+        def on_crash(_page: Any) -> None:
+            self.crashed = True
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.bucket.add(self.bucket.page_errors, describe_exception(exc)))
+        page.on("requestfailed", on_request_failed)
+        page.on("response", on_response)
+        page.on("crash", on_crash)
+
+    def _own(self, url: str) -> bool:
+        return same_origin(url, self.base_url) if self.base_url else is_loopback(url)
+
+
+def describe_exception(exc: Any) -> str:
+    text = str(exc)
+    first = text.splitlines()[0] if text else repr(exc)
+    stack = getattr(exc, "stack", None) or ""
+    frames = [line.strip() for line in stack.splitlines()[1:3]]
+    return first + (f" ({'; '.join(frames)})" if frames else "")

@@ -1,0 +1,292 @@
+"""Playwright + Debian Chromium: visit a served site's routes and report what a person would see.
+
+One browser per Renderer (per worker process), reused across visits; a fresh context per visit.
+Playwright's async API runs on a private event-loop thread (``feedback/browser.py``) so that every browser
+call has a hard timeout (a page stuck in an infinite loop cannot hang the caller); callers use the sync `visit()`.
+Requests to anything but the site's own origin are aborted and reported as blocked (page_session.py);
+a page over its memory cap is stopped and reported as crashed (page_limits.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from webgen.core.settings import SiteSettings
+from webgen.core.types import PageVisit
+from webgen.feedback.browser import CHROMIUM, LoopThread, chromium_args, launch
+from webgen.feedback.site.page_limits import MemoryWatch, find_process, kill
+from webgen.feedback.site.page_session import CONTENT_JS, Bucket, Session, is_closed_error, normalize_route
+
+log = logging.getLogger(__name__)
+__all__ = ["Renderer", "crop_top", "normalize_route"]
+_READY_JS = (
+    "() => document.readyState === 'complete' && "
+    "(!document.getElementById('root') || document.getElementById('root').childElementCount > 0)"
+)
+_NAVIGATE_JS = (
+    "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
+)
+_CLOSE_S = 5.0  # a context that takes longer to close than this is given up with its browser
+_MAX_CRASHES = 2  # crashed pages in one visit before the remaining routes are skipped
+
+
+class Renderer:
+    """Visit routes of a served site. Thread-safe for callers: visits are serialised on the browser thread.
+
+    After each visit a fresh context and page are made ahead of time, off the caller's critical path
+    (they are created while the next build runs), so a visit does not wait for `new_page`.
+    Each route gets at most `page_timeout_s`; a page that hangs is cut (its renderer killed) and the routes
+    after it are reported as skipped. A page above its memory cap is stopped and reported as crashed.
+    """
+
+    def __init__(self, config: SiteSettings | None = None, chromium_path: Path = CHROMIUM) -> None:
+        self.config = config or SiteSettings()
+        self.chromium_path = chromium_path
+        self._loop = LoopThread("webgen-renderer", on_error=self._on_loop_error)
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._browser_pid: int | None = None
+        self._marker = ""
+        self._spare: asyncio.Task | None = None
+        self._visit_lock = asyncio.Lock()
+        self._watch = MemoryWatch(self.config.page_memory_mb * 1.5)
+        self._quiet_errors = 0
+        probe = (resources.files("webgen.feedback.site") / "page_probe.js").read_text().strip()
+        self._probe_js = f"() => Object.assign(({probe})(), ({CONTENT_JS})())"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Renderer:
+        if self._loop.start():
+            self._visit_lock = asyncio.Lock()  # bound to this loop on first use
+        self._loop.call(self._ensure_browser(), timeout=60)
+        self._watch.start()
+        return self
+
+    def close(self) -> None:
+        if not self._loop.running:
+            return
+        self._watch.stop()
+        with contextlib.suppress(Exception):
+            self._loop.call(self._shutdown(), timeout=15)
+        self._loop.stop()
+
+    def __enter__(self) -> Renderer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Errors of Playwright tasks left behind by a closed page: counted, logged once at most, no tracebacks."""
+        exc = context.get("exception")
+        self._quiet_errors += 1
+        if exc is not None and is_closed_error(exc):
+            log.debug("ignored after a page closed: %s", str(exc).splitlines()[0][:200] if str(exc) else repr(exc))
+        elif self._quiet_errors <= 3:
+            log.warning("browser task failed: %s", str(exc or context.get("message", ""))[:300])
+
+    async def _ensure_browser(self) -> None:
+        if self._browser is not None and self._browser.is_connected():
+            return
+        from playwright.async_api import async_playwright  # heavy import, only when a browser is needed
+
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        self._marker = f"--webgen-renderer={uuid.uuid4().hex}"  # finds this browser's process in /proc
+        args = chromium_args(heap_mb=self.config.page_memory_mb, extra=[self._marker])
+        self._browser = await launch(self._playwright, self.chromium_path, args)
+        self._browser_pid = self._watch.browser_pid = find_process(self._marker)
+
+    async def _shutdown(self) -> None:
+        if self._spare is not None:
+            self._spare.cancel()
+            self._spare = None
+        if self._browser is not None:
+            try:
+                await asyncio.wait_for(self._browser.close(), timeout=_CLOSE_S)
+            except Exception:
+                kill([self._browser_pid] if self._browser_pid else [])
+            self._browser = self._browser_pid = self._watch.browser_pid = None
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._playwright.stop(), timeout=_CLOSE_S)
+            self._playwright = None
+
+    # -- visiting ----------------------------------------------------------------------------
+    def visit(self, base_url: str, routes: list[str], *, discover: bool = True) -> list[PageVisit]:
+        """Visit `routes` (and, if `discover`, same-origin links found on the way), up to `max_routes`.
+
+        Every route asked for appears in the result: those left after a page hung or crashed as skipped.
+        """
+        budget = self.config.page_timeout_s * (self.config.max_routes + 2) + 30
+        return self._loop.call(self._visit(base_url, routes, discover), timeout=budget)
+
+    async def _new_session(self) -> Session:
+        await self._ensure_browser()
+        cfg = self.config
+        return await Session.create(self._browser, {"width": cfg.viewport_width, "height": cfg.viewport_height})
+
+    async def _take_session(self) -> Session:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                session = await spare
+                if session.context.browser and session.context.browser.is_connected():
+                    return session
+        return await self._new_session()
+
+    async def _visit(self, base_url: str, routes: list[str], discover: bool) -> list[PageVisit]:
+        async with self._visit_lock:  # one visit at a time: a hung page's teardown ends every renderer
+            return await self._visit_routes(base_url, routes, discover)
+
+    async def _visit_routes(self, base_url: str, routes: list[str], discover: bool) -> list[PageVisit]:
+        cfg = self.config
+        session = await self._take_session()
+        queue = [normalize_route(r) for r in (routes or ["/"])]
+        seen: set[str] = set()
+        visits: list[PageVisit] = []
+        full_load, crashes, stopped_by = True, 0, ""
+        self._watch.watch(True)
+        try:
+            await session.arm(base_url)
+            while queue and len(visits) < cfg.max_routes:
+                route = queue.pop(0)
+                if route in seen:
+                    continue
+                seen.add(route)
+                if stopped_by:
+                    visits.append(_skipped(base_url, route, stopped_by))
+                    continue
+                visit = await self._one(session, base_url, route, full_load)
+                visits.append(visit)
+                if session.hung:  # do not spend the timeout again on every route
+                    stopped_by = f"{route} hung"
+                elif visit.crashed:
+                    crashes += 1
+                    try:
+                        if crashes >= _MAX_CRASHES:
+                            raise RuntimeError("too many crashes")
+                        await session.new_page()
+                    except Exception:
+                        stopped_by = f"{route} crashed"
+                full_load = bool(visit.page_errors or not visit.ok)
+                if discover:
+                    queue += [link for link in visit.links if link not in seen and link not in queue]
+        finally:
+            self._watch.watch(False)
+            await self._teardown(session)
+        return visits
+
+    async def _teardown(self, session: Session) -> None:
+        if session.hung:
+            self._watch.kill_renderers()  # a busy page closes slowly; without its renderer it closes at once
+        try:
+            await asyncio.wait_for(session.context.close(), timeout=_CLOSE_S)
+        except Exception:  # a context that cannot close: start over with a new browser
+            log.warning("browser context did not close; restarting the browser")
+            await self._shutdown()
+        self._spare = asyncio.ensure_future(self._new_session())
+
+    async def _one(self, session: Session, base_url: str, route: str, full_load: bool) -> PageVisit:
+        cfg = self.config
+        url = base_url.rstrip("/") + route
+        bucket = session.bucket = Bucket()
+        started = time.monotonic()
+        visit = PageVisit(route=route, url=url, ok=False)
+        try:
+            visit = await asyncio.wait_for(
+                self._load_and_probe(session.page, url, route, full_load), cfg.page_timeout_s
+            )
+        except TimeoutError:
+            if not session.crashed:
+                session.hung = True
+                visit.error = f"the page did not settle within {cfg.page_timeout_s:g}s (a script that never yields?)"
+                log.warning("route %s cut after %gs: the page did not settle", route, cfg.page_timeout_s)
+        except Exception as exc:  # navigation errors are observations about the site
+            session.crashed = session.crashed or "crash" in str(exc).lower()
+            if not session.crashed:
+                visit.error = f"could not load the page: {str(exc).splitlines()[0][:300] if str(exc) else repr(exc)}"
+        if session.crashed:
+            visit = PageVisit(route=route, url=url, ok=False, crashed=True, error=self._crash_reason(started))
+            log.warning("route %s: %s", route, visit.error)
+        visit.load_seconds = time.monotonic() - started
+        visit.console_errors, visit.page_errors = bucket.console, bucket.page_errors
+        visit.failed_requests, visit.blocked_requests = bucket.failed, bucket.blocked
+        return visit
+
+    def _crash_reason(self, since: float) -> str:
+        cap = self.config.page_memory_mb
+        used = self._watch.killed_since(since)
+        if used is not None:
+            return f"the page crashed: it ran out of memory (it used {used:.0f} MB; a page may use about {cap} MB)"
+        return f"the page crashed, most likely out of memory (a page may use about {cap} MB of JavaScript heap)"
+
+    async def _load_and_probe(self, page: Any, url: str, route: str, full_load: bool) -> PageVisit:
+        cfg = self.config
+        timeout_ms = cfg.page_timeout_s * 1000
+        status = None
+        if full_load:
+            response = await page.goto(url, wait_until="load", timeout=timeout_ms)
+            status = response.status if response else None
+        else:
+            await page.evaluate(_NAVIGATE_JS, route)
+        with contextlib.suppress(Exception):
+            await page.wait_for_function(_READY_JS, timeout=max(cfg.settle_ms * 4, 1000))
+        # A route reached in-page is painted after two frames; a first load also runs the app's start-up effects.
+        settle = cfg.settle_ms if full_load else cfg.settle_ms // 2
+        if settle:
+            await page.wait_for_timeout(settle)
+        stats = await page.evaluate(self._probe_js)
+        if cfg.full_page and stats["page_height"] > cfg.viewport_height:
+            # One capture of the whole page; the viewport shot is its top (cheaper than a second capture).
+            height = min(stats["page_height"], cfg.full_page_max_height)
+            clip = {"x": 0, "y": 0, "width": cfg.viewport_width, "height": height}
+            full = await page.screenshot(
+                type="png", animations="disabled", full_page=True, clip=clip, timeout=timeout_ms
+            )
+            shot = crop_top(full, cfg.viewport_width, cfg.viewport_height)
+        else:
+            shot = full = await page.screenshot(type="png", animations="disabled", timeout=timeout_ms)
+        broken = stats.pop("broken_image_urls")
+        final = normalize_route(stats.pop("final_route") or route)
+        return PageVisit(
+            final_route=final if final != route else None,
+            route=route,
+            url=url,
+            ok=status is None or status < 400,
+            status=status,
+            broken_images=len(broken),
+            broken_image_urls=broken,
+            screenshot=shot,
+            full_screenshot=full,
+            links=[normalize_route(link) for link in stats.pop("links")],
+            **stats,
+        )
+
+
+def crop_top(png: bytes, width: int, height: int) -> bytes:
+    """The top `width`×`height` of a PNG, as PNG (fast compression: these are working screenshots)."""
+    with Image.open(io.BytesIO(png)) as image:
+        out = io.BytesIO()
+        image.crop((0, 0, min(width, image.width), min(height, image.height))).save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _skipped(base_url: str, route: str, cause: str) -> PageVisit:
+    return PageVisit(
+        route=route,
+        url=base_url.rstrip("/") + route,
+        ok=False,
+        skipped=True,
+        error=f"not visited: skipped because route {cause} (fix that route first)",
+    )

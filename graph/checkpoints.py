@@ -1,0 +1,100 @@
+"""LangGraph's checkpoints of the loop (resume only; training data lives in the store), thread = run id.
+
+SQLite under home by default, or Postgres (the store's database when it is Postgres, or `checkpoint_url`),
+so that every machine of a batch can resume any run. The serializer is told which typed state values it
+may rebuild (LangGraph refuses unregistered types in strict mode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import types
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import BaseModel
+
+from webgen.core.settings import Settings
+
+
+def checkpoint_target(settings: Settings) -> str:
+    """`checkpoint_url` (postgresql:// or sqlite:///PATH), else the store's database when it is Postgres,
+    else a SQLite file under home."""
+    if settings.checkpoint_url and settings.checkpoint_url.startswith("sqlite:///"):
+        return settings.checkpoint_url.removeprefix("sqlite:///")
+    url = settings.checkpoint_url or settings.resolved_database_url
+    if url.startswith("postgresql"):
+        return url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return str(settings.home / "checkpoints.sqlite")
+
+
+def _models(annotation: object, found: set[type[BaseModel]]) -> None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation not in found:
+            found.add(annotation)
+            for field in annotation.model_fields.values():
+                _models(field.annotation, found)
+        return
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            _models(arg, found)
+
+
+def serializer() -> JsonPlusSerializer:
+    """LangGraph's serializer, allowed to rebuild every pydantic value the loop's state can hold."""
+    from webgen.graph.state import AgentState
+
+    found: set[type[BaseModel]] = set()
+    for annotation in typing.get_type_hints(AgentState).values():
+        _models(annotation, found)
+    allowed = sorted((model.__module__, model.__name__) for model in found)
+    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
+
+
+@contextlib.contextmanager
+def checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
+    target = checkpoint_target(settings)
+    if target.startswith("postgresql://"):
+        from langgraph.checkpoint.postgres import PostgresSaver  # the `postgres` extra
+
+        with PostgresSaver.from_conn_string(target) as saver:
+            saver.serde = serializer()
+            saver.setup()
+            yield saver
+        return
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(target, check_same_thread=False, timeout=60)
+    conn.execute("PRAGMA journal_mode=WAL")
+    try:
+        yield SqliteSaver(conn, serde=serializer())
+    finally:
+        conn.close()
+
+
+def log_path(settings: Settings, run_id: str) -> Path:
+    """Where a run's crash report (the traceback) goes."""
+    return settings.home / "logs" / f"{run_id}.log"
+
+
+def discard_run_files(settings: Settings, run_ids: list[str]) -> int:
+    """Delete what a run leaves outside the store: its checkpoints, its folder under home and its crash log
+    (`webgen db prune` calls this for the runs it deletes). Returns how many run folders were removed."""
+    if not run_ids:
+        return 0
+    with checkpointer(settings) as saver:
+        for run_id in run_ids:
+            saver.delete_thread(run_id)
+    removed = 0
+    for run_id in run_ids:
+        folder = settings.home / "runs" / run_id
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+        log_path(settings, run_id).unlink(missing_ok=True)
+    return removed

@@ -1,0 +1,197 @@
+"""The session API: the one way the CLI, the benchmarks, the tests, the UI, the collector and the trainers
+start work on the engine.
+
+One :class:`Session` per worker holds a store and a site environment (a build worker and a Chromium) and
+is reused across runs; each run gets its own model clients, closed when it ends::
+
+    with Session(settings, subscribers=[print]) as session:
+        outcome = session.start("A bakery site with a menu")                 # agent mode (or mode="single-shot")
+        follow = session.continue_from(outcome.run_id, 2, "Add a contact page")
+        again = session.resume(run_id)                                         # a killed, failed or cancelled run
+        session.cancel(run_id)                                                 # from another thread
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+from webgen.core.llm import OpenAIClient, TokenBudget
+from webgen.core.settings import AgentSettings, Settings, SiteSettings
+from webgen.feedback.evaluation.evaluator import StepEvaluator
+from webgen.feedback.judge.vlm import VLMJudge
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.graph.deps import Deps
+from webgen.graph.events import Subscriber
+from webgen.graph.run import RunOutcome, continue_agent, resume_agent, run_agent
+from webgen.graph.single_shot import run_single_shot
+from webgen.storage.store import StoreError, TrajectoryStore
+from webgen.storage.values import Task, TaskIn
+
+Mode = Literal["agent", "single-shot"]
+
+
+def _gui_agent(settings: Settings, client: OpenAIClient) -> Any:
+    if settings.agent.gui_agent == "browser-use":
+        from webgen.feedback.gui.browser_use import BrowserUseAgent
+
+        return BrowserUseAgent(settings.gui, chromium_path=settings.chromium_path)
+    from webgen.feedback.gui.webvoyager import WebVoyagerAgent
+
+    return WebVoyagerAgent(client, chromium_path=settings.chromium_path, waits=settings.agent.gui_waits)
+
+
+class Session:
+    """Runs, continues, resumes and cancels runs; releases every client, browser and process it opened."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: TrajectoryStore | None = None,
+        env: SiteEnvironment | None = None,
+        subscribers: Iterable[Subscriber] = (),
+    ) -> None:
+        self.settings = settings
+        self._owned: list[Any] = []
+        if store is None:
+            store = TrajectoryStore(settings.resolved_database_url)
+            self._owned.append(store)
+        self.store = store
+        if env is None:
+            env = SiteEnvironment(settings)
+            self._owned.append(env)
+            env.start()
+        self.env = env
+        self.subscribers: list[Subscriber] = list(subscribers)
+        self._cancel: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    # -- lifetime ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        for owned in reversed(self._owned):
+            owned.close()
+        self._owned.clear()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.append(subscriber)
+
+    # -- runs -------------------------------------------------------------------------------------
+    def start(
+        self,
+        task: Task | TaskIn | str,
+        *,
+        mode: Mode = "agent",
+        run_id: str | None = None,
+        settings: Settings | None = None,
+    ) -> RunOutcome:
+        """A new run of `task` (a stored task, one to store, or a request) from a fresh scaffold."""
+        cfg = settings or self.settings
+        stored = self._task(task)
+        run_id = self._start_run(stored, mode, cfg, run_id)
+        with self._deps(cfg, run_id) as deps:
+            runner = run_agent if mode == "agent" else run_single_shot
+            return runner(deps, stored, run_id)
+
+    def continue_from(
+        self,
+        run_id: str,
+        step: int,
+        instruction: str,
+        *,
+        new_run_id: str | None = None,
+        settings: Settings | None = None,
+    ) -> RunOutcome:
+        """A new agent run that starts from step `step` of run `run_id`: that step's files and history, plus
+        `instruction` as the next request. Its steps are stored under the new run."""
+        origin = self.store.get_step(run_id, step)
+        cfg = settings or self.settings
+        task = self._task(instruction)
+        extra = {"continued_from": {"run_id": run_id, "step": step}}
+        new_run_id = self._start_run(task, "agent", cfg, new_run_id, extra)
+        with self._deps(cfg, new_run_id) as deps:
+            return continue_agent(deps, task, new_run_id, origin)
+
+    def resume(self, run_id: str, *, max_steps: int | None = None) -> RunOutcome:
+        """Continue a killed, crashed, failed, interrupted or cancelled run with the agent settings it was started
+        with (`max_steps` may be raised); endpoints and keys come from this session's settings."""
+        run = self.store.get_run(run_id)
+        if run.mode != "agent":
+            raise StoreError(f"run {run_id} is {run.mode}: it has one step and nothing to resume")
+        stored = run.config
+        overrides = {"max_steps": max_steps} if max_steps else {}
+        agent = AgentSettings.model_validate({**stored.get("agent", {}), **overrides})
+        site = SiteSettings.model_validate(stored["site"]) if stored.get("site") else self.settings.site
+        cfg = self.settings.model_copy(update={"agent": agent, "site": site})
+        with self._deps(cfg, run_id) as deps:
+            return resume_agent(deps, run_id)
+
+    def cancel(self, run_id: str) -> None:
+        """Ask a run to stop (thread-safe): the step in flight finishes and is recorded, then the run ends
+        with status `cancelled`; `resume` can continue it."""
+        with self._lock:
+            self._cancel.setdefault(run_id, threading.Event()).set()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _task(self, task: Task | TaskIn | str) -> Task:
+        if isinstance(task, Task):
+            return task
+        if isinstance(task, str):
+            request = task.strip()
+            task = TaskIn(
+                source="adhoc", external_id=hashlib.sha256(request.encode()).hexdigest()[:16], instruction=request
+            )
+        return self.store.ensure_task(task)
+
+    def _start_run(self, task: Task, mode: Mode, cfg: Settings, run_id: str | None, extra: dict | None = None) -> str:
+        models = {role: getattr(cfg, role).model for role in ("coder", "judge", "gui")}
+        config = {**cfg.public(), **(extra or {})}
+        return self.store.start_run(task.id, mode, config=config, models=models, run_id=run_id or uuid.uuid4().hex)
+
+    @contextlib.contextmanager
+    def _deps(self, cfg: Settings, run_id: str) -> Iterator[Deps]:
+        """The run's clients (one token budget over all roles), judge, GUI agent and evaluator; closed after."""
+        budget = TokenBudget(cfg.agent.token_budget)
+        clients = {
+            role: OpenAIClient(getattr(cfg, role), budget=budget, role=role) for role in ("coder", "judge", "gui")
+        }
+        agent = cfg.agent
+        judge = VLMJudge(clients["judge"], model=cfg.judge.model, cache=self.store, max_images=agent.judge_max_images)
+        evaluator = StepEvaluator(
+            self.env,
+            judge,
+            gui_agent=_gui_agent(cfg, clients["gui"]),
+            client=clients["judge"],
+            judge_max_images=agent.judge_max_images,
+            gui_max_steps=agent.gui_max_steps,
+            gui_timeout_s=agent.gui_timeout_s,
+        )
+        with self._lock:
+            cancelled = self._cancel.setdefault(run_id, threading.Event())  # a cancel may come before the run
+        deps = Deps(
+            settings=cfg,
+            store=self.store,
+            env=self.env,
+            coder=clients["coder"],
+            evaluator=evaluator,
+            run_dir=cfg.home / "runs" / run_id,
+            subscribers=self.subscribers,
+            cancelled=cancelled,
+        )
+        try:
+            yield deps
+        finally:
+            for client in clients.values():
+                client.close()
+            with self._lock:
+                self._cancel.pop(run_id, None)

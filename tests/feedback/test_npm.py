@@ -1,0 +1,69 @@
+"""Packages outside the scaffold: installed safely from the npm registry, or a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_site
+from webgen.feedback.site import npm
+from webgen.feedback.site.environment import SiteEnvironment
+
+pytestmark = [pytest.mark.node]
+
+
+def _package(extra: dict[str, str]) -> str:
+    return json.dumps({"name": "site", "dependencies": {"react": "^18.3.1", "react-dom": "^18.3.1", **extra}})
+
+
+def test_scaffold_packages_need_no_install(env: SiteEnvironment, tmp_path: Path) -> None:
+    site = make_site(env, tmp_path, {"package.json": _package({"lucide-react": "^1.0.0", "react": "^19.0.0"})})
+    result = npm.resolve(site, env.scaffold, env.settings.home)
+    assert result.extras == {} and result.diagnostics == []
+    assert (site / "node_modules").resolve() == env.scaffold.node_modules.resolve()
+    assert any("react: the scaffold provides" in n for n in result.notes)
+
+
+def test_unsafe_specs_rejected_without_running_npm(env: SiteEnvironment, tmp_path: Path) -> None:
+    specs = {"evil": "file:../../etc", "git-dep": "git+https://example.com/x.git", "url-dep": "https://x/y.tgz"}
+    site = make_site(env, tmp_path, {"package.json": _package(specs)})
+    result = npm.resolve(site, env.scaffold, env.settings.home)
+    assert result.extras == {}
+    assert sorted(d.message.split(":")[0] for d in result.diagnostics) == ["evil", "git-dep", "url-dep"]
+
+
+def test_invalid_package_json_is_a_diagnostic(env: SiteEnvironment, tmp_path: Path) -> None:
+    site = make_site(env, tmp_path, {"package.json": "{ not json"})
+    result = npm.resolve(site, env.scaffold, env.settings.home)
+    assert result.diagnostics[0].file == "package.json" and "not valid JSON" in result.diagnostics[0].message
+
+
+@pytest.mark.network
+def test_unknown_package_installed_into_keyed_cache_and_built(env: SiteEnvironment, tmp_path: Path) -> None:
+    app = "import slugify from 'slugify';\nexport default function App() { return <h1>{slugify('Hello Big World')} is the answer here</h1>; }\n"
+    site = make_site(env, tmp_path, {"package.json": _package({"slugify": "^1.6.0"}), "src/App.tsx": app})
+    obs = env.observe(site)
+    assert obs.build.ok, obs.summary()
+    assert "true is the answer" in "".join(p.title for p in obs.pages) or obs.pages[0].text_length > 10
+    linked = (site / "node_modules").resolve()
+    assert linked != env.scaffold.node_modules.resolve() and (linked / "slugify").exists()
+    assert (linked / "react").resolve() == (env.scaffold.node_modules / "react").resolve()
+    # the second site with the same extra set reuses the cache: no npm run
+    again = npm.resolve(
+        make_site(env, tmp_path / "b", {"package.json": _package({"slugify": "^1.6.0"})}),
+        env.scaffold,
+        env.settings.home,
+    )
+    assert again.seconds == 0.0 and again.node_modules == linked
+
+
+@pytest.mark.network
+def test_failed_install_becomes_feedback(env: SiteEnvironment, tmp_path: Path) -> None:
+    site = make_site(env, tmp_path, {"package.json": _package({"webgen-surely-missing-pkg-zz": "^1.0.0"})})
+    obs = env.observe(site)
+    assert not obs.build.ok
+    assert (
+        obs.build.diagnostics[0].source == "deps" and "webgen-surely-missing-pkg-zz" in obs.build.diagnostics[0].message
+    )
