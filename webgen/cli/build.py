@@ -123,7 +123,8 @@ def build(
         _export(store, outcome.run_id, target)
     shutil.rmtree(cfg.home / "runs" / outcome.run_id, ignore_errors=True)  # everything is in the store now
     colour = "green" if outcome.status == "finished" else "red"
-    console.print(f"run {outcome.run_id}: [{colour}]{outcome.status}[/], best step {outcome.best_step} -> {target}")
+    if events is not EventsFormat.json:  # stdout holds only the events (the last one says how the run ended)
+        console.print(f"run {outcome.run_id}: [{colour}]{outcome.status}[/], best step {outcome.best_step} -> {target}")
     if outcome.status != "finished":
         if outcome.error:
             console.print(f"[red]error:[/red] {outcome.error}", highlight=False, soft_wrap=True)

@@ -54,7 +54,7 @@ def unjudged(step: Any) -> bool:
 def print_summary(console: Console, store: Any, run_id: str) -> None:
     run = store.get_run(run_id)
     table = Table(
-        "step", "kind", "parent", "build", "score", "gui", "error", "tokens", "seconds", title=f"run {run_id}"
+        "step", "kind", "parent", "build", "score", "gui", "error", "reward", "tokens", "seconds", title=f"run {run_id}"
     )
     steps = store.steps(run_id)
     for step in steps:
@@ -68,6 +68,7 @@ def print_summary(console: Console, store: Any, run_id: str) -> None:
             "unjudged" if unjudged(step) else _num(step.screenshot_score),
             (step.gui_verdict or "-") + (f" {_num(step.gui_grade)}" if step.gui_grade is not None else ""),
             "yes" if step.has_error else "",
+            _num(step.reward),
             str(step.tokens_prompt + step.tokens_completion),
             f"{seconds:.1f}",
         )
