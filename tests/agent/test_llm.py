@@ -8,7 +8,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,19 +32,6 @@ from webgen.core.settings import ModelEndpoint
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 USER = [{"role": "user", "content": "make a landing page"}]
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[[Any], FakeLLMServer]]:
-    servers: list[FakeLLMServer] = []
-
-    def start(script: Any) -> FakeLLMServer:
-        servers.append(FakeLLMServer(script).start())
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def client(server: FakeLLMServer | str, model: str = "coder", **kwargs: Any) -> OpenAIClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -29,19 +29,6 @@ SECRET = "sk-test-secret-0123456789"
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[[Any], FakeLLMServer]]:
-    servers: list[FakeLLMServer] = []
-
-    def start(script: Any) -> FakeLLMServer:
-        servers.append(FakeLLMServer(script).start())
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def client(server: FakeLLMServer, **options: Any) -> OpenAIClient:
