@@ -77,6 +77,12 @@ def checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
         conn.close()
 
 
+def has_checkpoint(settings: Settings, run_id: str) -> bool:
+    """Whether the run ever got as far as its first checkpoint."""
+    with checkpointer(settings) as saver:
+        return saver.get_tuple({"configurable": {"thread_id": run_id}}) is not None
+
+
 def log_path(settings: Settings, run_id: str) -> Path:
     """Where a run's crash report (the traceback) goes."""
     return settings.home / "logs" / f"{run_id}.log"

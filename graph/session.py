@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ from webgen.core.settings import AgentSettings, Settings, SiteSettings
 from webgen.feedback.evaluation.evaluator import StepEvaluator
 from webgen.feedback.judge.vlm import VLMJudge
 from webgen.feedback.site.environment import SiteEnvironment
+from webgen.graph.checkpoints import has_checkpoint
 from webgen.graph.deps import Deps
 from webgen.graph.events import Subscriber
 from webgen.graph.run import RunOutcome, continue_agent, resume_agent, run_agent
@@ -33,6 +35,7 @@ from webgen.storage.store import StoreError, TrajectoryStore
 from webgen.storage.values import Task, TaskIn
 
 Mode = Literal["agent", "single-shot"]
+logger = logging.getLogger(__name__)
 
 
 def _gui_agent(settings: Settings, client: OpenAIClient) -> Any:
@@ -134,13 +137,19 @@ class Session:
         site = SiteSettings.model_validate(stored["site"]) if stored.get("site") else self.settings.site
         cfg = self.settings.model_copy(update={"agent": agent, "site": site})
         with self._deps(cfg, run_id) as deps:
+            if not has_checkpoint(cfg, run_id) and self.store.next_index(run_id) == 0:  # killed before it began
+                return run_agent(deps, self.store.get_task(run.task_id), run_id)
             return resume_agent(deps, run_id)
 
     def cancel(self, run_id: str) -> None:
-        """Ask a run to stop (thread-safe): the step in flight finishes and is recorded, then the run ends
-        with status `cancelled`; `resume` can continue it."""
+        """Ask a run of this session to stop (thread-safe): the step in flight finishes and is recorded, then
+        the run ends with status `cancelled`; `resume` can continue it. A run that is not running is left alone."""
         with self._lock:
-            self._cancel.setdefault(run_id, threading.Event()).set()
+            running = self._cancel.get(run_id)
+        if running is None:
+            logger.info("cancel: run %s is not running in this session", run_id)
+            return
+        running.set()
 
     # -- internals --------------------------------------------------------------------------------
     def _task(self, task: Task | TaskIn | str) -> Task:
@@ -177,7 +186,7 @@ class Session:
             gui_timeout_s=agent.gui_timeout_s,
         )
         with self._lock:
-            cancelled = self._cancel.setdefault(run_id, threading.Event())  # a cancel may come before the run
+            cancelled = self._cancel.setdefault(run_id, threading.Event())
         deps = Deps(
             settings=cfg,
             store=self.store,

@@ -96,5 +96,17 @@ def _single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
         ),
     )
     deps.store.finish_run(run_id, "finished", best_step=0)
+    deps.emit(
+        events.Recorded(
+            run_id=run_id,
+            index=0,
+            kind="edit" if parsed.kind == "edit" else "invalid",
+            has_error=breakdown.stage != "scored",
+            judged=evaluation.judged,
+            screenshot_score=evaluation.screenshot_score,
+            tokens=completion.usage.prompt_tokens + completion.usage.completion_tokens,
+            seconds=sum(latency.values()),
+        )
+    )
     deps.emit(events.Finished(run_id=run_id, status="finished", best_step=0, site=site))
     return RunOutcome(run_id=run_id, status="finished", best_step=0, steps=1, site=site)

@@ -106,3 +106,15 @@ def test_events_json_stream_and_prune_removes_checkpoints_and_run_folder(tmp_pat
         left = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (run_id,)).fetchone()[0]
     assert left == 0
     assert json.loads(done.stdout.splitlines()[0])["type"] == "step_started"
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it(run_loop) -> None:
+    rules = [*coder(single_page("Once"), FINISH, single_page("Twice"), FINISH), *judge_rules(4)]
+    first, store, _ = run_loop(rules, max_steps=3)
+    session = run_loop.session
+    task = store.get_task(store.get_run(first.run_id).task_id)
+    orphan = store.start_run(task.id, "agent", config=session.settings.public())  # a worker died right here
+    outcome = session.resume(orphan)
+    assert outcome.status == "finished" and [s.kind for s in store.steps(orphan)] == ["edit", "finish"]
+    session.cancel(orphan)  # not running: ignored, so a later resume is not stopped by a stale flag
+    assert session.resume(orphan).status == "finished"
