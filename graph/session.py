@@ -101,10 +101,12 @@ class Session:
         """A new run of `task` (a stored task, one to store, or a request) from a fresh scaffold."""
         cfg = settings or self.settings
         stored = self._task(task)
-        run_id = self._start_run(stored, mode, cfg, run_id)
-        with self._deps(cfg, run_id) as deps:
-            runner = run_agent if mode == "agent" else run_single_shot
-            return runner(deps, stored, run_id)
+        run_id = run_id or uuid.uuid4().hex
+        with self._running(run_id):  # a cancel counts from the moment the run exists
+            self._start_run(stored, mode, cfg, run_id)
+            with self._deps(cfg, run_id) as deps:
+                runner = run_agent if mode == "agent" else run_single_shot
+                return runner(deps, stored, run_id)
 
     def continue_from(
         self,
@@ -121,9 +123,11 @@ class Session:
         cfg = settings or self.settings
         task = self._task(instruction)
         extra = {"continued_from": {"run_id": run_id, "step": step}}
-        new_run_id = self._start_run(task, "agent", cfg, new_run_id, extra)
-        with self._deps(cfg, new_run_id) as deps:
-            return continue_agent(deps, task, new_run_id, origin)
+        new_run_id = new_run_id or uuid.uuid4().hex
+        with self._running(new_run_id):
+            self._start_run(task, "agent", cfg, new_run_id, extra)
+            with self._deps(cfg, new_run_id) as deps:
+                return continue_agent(deps, task, new_run_id, origin)
 
     def resume(self, run_id: str, *, max_steps: int | None = None) -> RunOutcome:
         """Continue a killed, crashed, failed, interrupted or cancelled run with the agent settings it was started
@@ -136,7 +140,7 @@ class Session:
         agent = AgentSettings.model_validate({**stored.get("agent", {}), **overrides})
         site = SiteSettings.model_validate(stored["site"]) if stored.get("site") else self.settings.site
         cfg = self.settings.model_copy(update={"agent": agent, "site": site})
-        with self._deps(cfg, run_id) as deps:
+        with self._running(run_id), self._deps(cfg, run_id) as deps:
             if not has_checkpoint(cfg, run_id) and self.store.next_index(run_id) == 0:  # killed before it began
                 return run_agent(deps, self.store.get_task(run.task_id), run_id)
             return resume_agent(deps, run_id)
@@ -162,10 +166,21 @@ class Session:
             )
         return self.store.ensure_task(task)
 
-    def _start_run(self, task: Task, mode: Mode, cfg: Settings, run_id: str | None, extra: dict | None = None) -> str:
+    @contextlib.contextmanager
+    def _running(self, run_id: str) -> Iterator[None]:
+        """Register the run as running in this session (so `cancel` can reach it) until it returns."""
+        with self._lock:
+            self._cancel[run_id] = threading.Event()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._cancel.pop(run_id, None)
+
+    def _start_run(self, task: Task, mode: Mode, cfg: Settings, run_id: str, extra: dict | None = None) -> str:
         models = {role: getattr(cfg, role).model for role in ("coder", "judge", "gui")}
         config = {**cfg.public(), **(extra or {})}
-        return self.store.start_run(task.id, mode, config=config, models=models, run_id=run_id or uuid.uuid4().hex)
+        return self.store.start_run(task.id, mode, config=config, models=models, run_id=run_id)
 
     @contextlib.contextmanager
     def _deps(self, cfg: Settings, run_id: str) -> Iterator[Deps]:
@@ -186,7 +201,7 @@ class Session:
             gui_timeout_s=agent.gui_timeout_s,
         )
         with self._lock:
-            cancelled = self._cancel.setdefault(run_id, threading.Event())
+            cancelled = self._cancel[run_id]
         deps = Deps(
             settings=cfg,
             store=self.store,
@@ -202,5 +217,3 @@ class Session:
         finally:
             for client in clients.values():
                 client.close()
-            with self._lock:
-                self._cancel.pop(run_id, None)
