@@ -94,13 +94,17 @@ def fake_llm(
 
 def _register_subcommands() -> None:
     from webgen.cli.build import build, show
+    from webgen.cli.collect_cmd import collect
     from webgen.cli.db import db_app
     from webgen.cli.render_cmd import render
+    from webgen.cli.ui_cmd import ui
 
     app.add_typer(db_app, name="db")
     app.command()(build)
     app.command()(show)
     app.command(name="render")(render)
+    app.command(name="collect")(collect)
+    app.command(name="ui")(ui)
 
 
 _register_subcommands()

@@ -1,0 +1,217 @@
+"""The Gradio app: chat on the left; preview, steps, files and settings on the right.
+
+`build_app(world)` lays it out; `launch(...)` starts it. Each browser session (Gradio's session hash) gets its
+own :class:`~webgen.ui.state.UISession`, dropped when the page unloads.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from webgen.ui import panels as pn
+from webgen.ui import steps as st
+from webgen.ui.render import render_event
+from webgen.ui.settings_panel import apply_settings, check_endpoints, settings_fields
+from webgen.ui.state import RunDone, UISession, UIWorld
+
+PANELS = ["timeline", "picker", "routes", "preview", "gallery", "files", "code", "diff", "download"]
+CSS = ".webgen-preview-note{padding:2rem;color:#555;border:1px dashed #bbb;border-radius:8px}"
+
+
+def _host(request: gr.Request | None) -> str | None:
+    host = (request.headers.get("host") if request is not None else None) or ""
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0] or None
+
+
+def _ui(world: UIWorld, request: gr.Request) -> UISession:
+    return world.session(request.session_hash or "anonymous")
+
+
+def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
+    with gr.Blocks(title="webgen", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
+        gr.Markdown("## webgen: describe a website, watch it being built")
+        with gr.Row():
+            with gr.Column(scale=5):
+                chat = gr.Chatbot(elem_id="chat", height=640, label="Conversation", group_consecutive_messages=False)
+                msg = gr.Textbox(elem_id="msg", placeholder="Describe the site, or what to change", show_label=False)
+                with gr.Row():
+                    send = gr.Button("Send", elem_id="send", variant="primary")
+                    stop = gr.Button("Stop", elem_id="stop", variant="stop")
+                status = gr.Markdown("", elem_id="status")
+            with gr.Column(scale=6):
+                with gr.Tab("Preview"):
+                    routes = gr.Dropdown(["/"], value="/", label="Route", elem_id="route", allow_custom_value=True)
+                    preview = gr.HTML(pn.EMPTY_PREVIEW, elem_id="preview")
+                with gr.Tab("Steps"):
+                    timeline = gr.Dataframe(headers=st.TIMELINE_COLUMNS, elem_id="timeline", interactive=False)
+                    picker = gr.Dropdown([], label="Selected step", elem_id="picker")
+                    with gr.Row():
+                        cont = gr.Button("Continue from here", elem_id="continue")
+                        download = gr.DownloadButton("Download zip", elem_id="download")
+                    gallery = gr.Gallery(label="Screenshots", elem_id="gallery", columns=2, height=320)
+                with gr.Tab("Files"):
+                    files = gr.Dropdown([], label="File", elem_id="files")
+                    code = gr.Code("", label="Code", elem_id="code", interactive=False)
+                with gr.Tab("Diff"):
+                    diff = gr.Markdown("", elem_id="diff")
+                with gr.Tab("Settings"):
+                    fields = settings_fields(world.settings)
+                    with gr.Row():
+                        apply_btn = gr.Button("Apply", elem_id="apply-settings")
+                        check_btn = gr.Button("Check endpoints", elem_id="check-settings")
+                    settings_out = gr.Markdown("", elem_id="settings-out")
+
+        comps = {
+            "timeline": timeline,
+            "picker": picker,
+            "routes": routes,
+            "preview": preview,
+            "gallery": gallery,
+            "files": files,
+            "code": code,
+            "diff": diff,
+            "download": download,
+        }
+        panel_outputs = [comps[name] for name in PANELS]
+
+        def _panels(ui: UISession, request: gr.Request) -> list[Any]:
+            values = pn.step_panels(ui, _host(request))
+            return [values[name] for name in PANELS]
+
+        def run_chat(message: str, request: gr.Request) -> Iterator[list[Any]]:
+            ui = _ui(world, request)
+            skip = [gr.skip()] * len(PANELS)
+            text = (message or "").strip()
+            if not text:
+                yield [ui.chat, gr.skip(), "Write what to build (or what to change) first.", *skip]
+                return
+            if ui.running:
+                yield [ui.chat, gr.skip(), "A run is going: wait for it to finish, or press Stop.", *skip]
+                return
+            origin = ui.origin or ui.selected
+            ui.chat.append(gr.ChatMessage(role="user", content=text))
+            where = "a fresh site" if origin is None else f"step {origin.step} of run {origin.run_id[:8]}"
+            run_id = ui.send(text)
+            yield [ui.chat, "", f"Running {run_id[:8]} from {where}...", *skip]
+            while True:
+                try:
+                    item = ui.events.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                if isinstance(item, RunDone):
+                    break
+                ui.chat.extend(render_event(item))
+                yield [ui.chat, gr.skip(), gr.skip(), *skip]
+            if item.error:
+                ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
+            ui.selected = st.default_selection(world.store, run_id) or ui.selected
+            state = item.outcome.status if item.outcome else "failed"
+            yield [ui.chat, gr.skip(), f"Run {run_id[:8]}: {state}.", *_panels(ui, request)]
+
+        chat_outputs = [chat, msg, status, *panel_outputs]
+        # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op)
+        options = {"concurrency_limit": concurrency, "concurrency_id": "agent", "trigger_mode": "multiple"}
+        send.click(run_chat, [msg], chat_outputs, api_name="send", **options)
+        msg.submit(run_chat, [msg], chat_outputs, api_name=False, **options)
+
+        def on_stop(request: gr.Request) -> str:
+            ui = _ui(world, request)
+            return "Stopping after the step in flight..." if ui.cancel() else "Nothing is running."
+
+        stop.click(on_stop, None, [status], api_name=False, concurrency_limit=None, queue=False)
+
+        def on_pick(key: str | None, request: gr.Request) -> list[Any]:
+            ui = _ui(world, request)
+            sel = st.parse_key(key)
+            if sel is None or sel.run_id not in ui.runs:
+                return [gr.skip()] * len(PANELS)
+            ui.selected = sel
+            return _panels(ui, request)
+
+        picker.input(on_pick, [picker], panel_outputs, api_name=False)
+
+        def on_route(route: str | None, request: gr.Request) -> str:
+            ui = _ui(world, request)
+            return pn.preview_html(ui, ui.selected, route or "/", _host(request))
+
+        routes.input(on_route, [routes], [preview], api_name=False)
+
+        def on_file(path: str | None, request: gr.Request) -> str:
+            ui = _ui(world, request)
+            if not path or ui.selected is None:
+                return ""
+            return st.file_text(world.store, st.site_snapshot(world.store, ui.selected), path)
+
+        files.input(on_file, [files], [code], api_name=False)
+
+        def on_continue(request: gr.Request) -> str:
+            ui = _ui(world, request)
+            if ui.selected is None:
+                return "Select a step first."
+            ui.origin = ui.selected
+            return f"The next message continues from step {ui.selected.step} of run {ui.selected.run_id[:8]}."
+
+        cont.click(on_continue, None, [status], api_name=False)
+
+        def on_apply(
+            c_url: str,
+            c_model: str,
+            j_url: str,
+            j_model: str,
+            g_url: str,
+            g_model: str,
+            steps: float,
+            request: gr.Request,
+        ) -> str:
+            ui = _ui(world, request)
+            values = [c_url, c_model, j_url, j_model, g_url, g_model, steps]
+            try:
+                ui.settings = apply_settings(ui.settings, values)
+            except ValueError as exc:
+                return f"⚠ {str(exc).splitlines()[0]}"
+            return "Settings applied to this session's next run."
+
+        apply_btn.click(on_apply, fields, [settings_out], api_name=False)
+
+        def on_check(request: gr.Request) -> str:
+            return check_endpoints(_ui(world, request).settings)
+
+        check_btn.click(on_check, None, [settings_out], api_name=False)
+
+        def on_unload(request: gr.Request) -> None:
+            world.drop(request.session_hash or "anonymous")
+
+        demo.unload(on_unload)
+    return demo
+
+
+def launch(
+    world: UIWorld,
+    *,
+    port: int | None = None,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+) -> gr.Blocks:
+    """Start the app on the world's host; `block=False` returns at once (tests), `demo.close()` stops it."""
+    demo = build_app(world)
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(
+        server_name=world.host,
+        server_port=port,
+        auth=auth,
+        prevent_thread_lock=not block,
+        quiet=True,
+        show_error=False,
+        enable_monitoring=False,
+        run_history=False,
+        ssr_mode=False,
+        footer_links=[],
+        css=CSS,
+    )
+    return demo

@@ -1,0 +1,213 @@
+"""Per-browser-session state: its settings, its runs, its preview server and the thread that runs the loop.
+
+One :class:`UIWorld` per app holds what is shared (the store and the site environment); one
+:class:`UISession` per browser session (keyed by Gradio's session hash) holds that session's work. Runs go
+through :class:`webgen.graph.session.Session`; its typed events land in a queue that the chat handler drains.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from webgen.core.settings import Settings
+from webgen.feedback.site.environment import SiteEnvironment
+from webgen.graph.events import Built, Rendered, RouteResult, RunEvent
+from webgen.graph.run import RunOutcome
+from webgen.graph.session import Session
+from webgen.storage.store import TrajectoryStore
+from webgen.ui.preview import PreviewServer
+
+logger = logging.getLogger(__name__)
+
+
+class Selection(BaseModel):
+    """A step of one of the session's runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    step: int
+
+
+class RunDone(BaseModel):
+    """The end of a run as the runner thread saw it (the outcome, or the one-line error that stopped it)."""
+
+    run_id: str
+    outcome: RunOutcome | None = None
+    error: str | None = None
+
+
+class UIWorld:
+    """What every browser session shares: settings, the store and the site environment (started lazily)."""
+
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", env: SiteEnvironment | None = None) -> None:
+        self.settings = settings
+        self.host = host
+        self._env = env
+        self._owned: list[Any] = []
+        self._store: TrajectoryStore | None = None
+        self._lock = threading.Lock()
+        #: one run at a time over the shared site environment (its build worker and browser)
+        self.run_lock = threading.Lock()
+        self.sessions: dict[str, UISession] = {}
+
+    @property
+    def store(self) -> TrajectoryStore:
+        with self._lock:
+            if self._store is None:
+                self._store = TrajectoryStore(self.settings.resolved_database_url)
+                self._owned.append(self._store)
+            return self._store
+
+    @property
+    def env(self) -> SiteEnvironment:
+        with self._lock:
+            if self._env is None:
+                self._env = SiteEnvironment(self.settings).start()
+                self._owned.append(self._env)
+            return self._env
+
+    def session(self, key: str) -> UISession:
+        with self._lock:
+            if key not in self.sessions:
+                self.sessions[key] = UISession(self, key)
+            return self.sessions[key]
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            ui = self.sessions.pop(key, None)
+        if ui is not None:
+            ui.close()
+
+    def close(self) -> None:
+        for key in list(self.sessions):
+            self.drop(key)
+        for owned in reversed(self._owned):
+            try:
+                owned.close()
+            except Exception:
+                logger.exception("closing %r failed", owned)
+        self._owned.clear()
+
+
+class UISession:
+    """One browser session's work: settings, runs (in order), the selected step and the preview server."""
+
+    def __init__(self, world: UIWorld, key: str) -> None:
+        self.world = world
+        self.key = key
+        self.settings = world.settings
+        self.workdir = Path(tempfile.mkdtemp(prefix="webgen-ui-"))
+        self.runs: list[str] = []
+        self.selected: Selection | None = None
+        self.origin: Selection | None = None  # "Continue from here"
+        self.chat: list[Any] = []
+        self.events: queue.Queue[RunEvent | RunDone] = queue.Queue()
+        self.current_run: str | None = None
+        self._thread: threading.Thread | None = None
+        self._preview: PreviewServer | None = None
+        self._session: Session | None = None
+
+    # -- resources ------------------------------------------------------------------------------
+    @property
+    def preview(self) -> PreviewServer:
+        if self._preview is None:
+            self._preview = PreviewServer(self.workdir / "previews", host=self.world.host).start()
+        return self._preview
+
+    def _engine(self) -> Session:
+        if self._session is None:
+            self._session = Session(
+                self.settings, store=self.world.store, env=self.world.env, subscribers=[self._on_event]
+            )
+        self._session.settings = self.settings
+        return self._session
+
+    def close(self) -> None:
+        if self.current_run and self._session is not None:
+            self._session.cancel(self.current_run)
+        if self._thread is not None:
+            self._thread.join(timeout=120)
+        if self._preview is not None:
+            self._preview.stop()
+        if self._session is not None:
+            self._session.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- runs -----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_event(self, event: RunEvent) -> None:
+        """Called on the loop's thread: a built step's `dist/` is copied for the preview before it moves on."""
+        if isinstance(event, Built) and event.ok and event.index is not None:
+            dist = self.settings.home / "runs" / event.run_id / "site" / "dist"
+            if dist.is_dir():
+                try:
+                    self.preview.add(event.run_id, event.index, dist)
+                except OSError:
+                    logger.exception("copying the preview of %s/%s failed", event.run_id, event.index)
+        if isinstance(event, Rendered):
+            event = event.model_copy(update={"routes": [self._keep(event, i, r) for i, r in enumerate(event.routes)]})
+        self.events.put(event)
+
+    def _keep(self, event: Rendered, i: int, route: RouteResult) -> RouteResult:
+        """A copy of the route's screenshot in the session's folder (the run's own folder goes when it ends)."""
+        if route.screenshot is None or not Path(route.screenshot).is_file():
+            return route
+        media = self.workdir / "media"
+        media.mkdir(parents=True, exist_ok=True)
+        copy = media / f"{event.run_id[:8]}-{event.index}-{i}.png"
+        shutil.copyfile(route.screenshot, copy)
+        return route.model_copy(update={"screenshot": copy})
+
+    def send(self, message: str) -> str:
+        """Start a run for `message` on a thread: from scratch, or from the chosen step. Returns its id."""
+        if self.running:
+            raise RuntimeError("a run is going: wait for it, or press Stop")
+        engine = self._engine()
+        run_id = uuid.uuid4().hex
+        origin = self.origin or self.selected
+        self.current_run = run_id
+        self.events = queue.Queue()
+
+        def work() -> None:
+            done = RunDone(run_id=run_id)
+            try:
+                with self.world.run_lock:
+                    if origin is None:
+                        done.outcome = engine.start(message, run_id=run_id)
+                    else:
+                        done.outcome = engine.continue_from(origin.run_id, origin.step, message, new_run_id=run_id)
+            except Exception as exc:  # shown as one line in the chat; the UI stays usable
+                logger.exception("run %s failed", run_id)
+                done.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            finally:
+                shutil.rmtree(self.settings.home / "runs" / run_id, ignore_errors=True)
+                self.events.put(done)
+
+        self.runs.append(run_id)
+        self.origin = None
+        self._thread = threading.Thread(target=work, name=f"webgen-ui-run-{run_id[:8]}", daemon=True)
+        self._thread.start()
+        return run_id
+
+    def cancel(self) -> bool:
+        if not self.running or self.current_run is None or self._session is None:
+            return False
+        self._session.cancel(self.current_run)
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
