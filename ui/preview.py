@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import mimetypes
 import posixpath
 import re
 import secrets
@@ -27,17 +26,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from webgen.feedback.site.server import content_type
+
 log = logging.getLogger(__name__)
 
-_TYPES = {
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".css": "text/css",
-    ".svg": "image/svg+xml",
-    ".json": "application/json",
-    ".html": "text/html; charset=utf-8",
-    ".wasm": "application/wasm",
-}
 _STEP_DIR = re.compile(r"^[0-9a-f]{6,64}$")
 _ASSET_URL = re.compile(r"""(["'(])/assets/""")
 
@@ -105,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not candidate.is_file():
                 self._not_found(head_only)
                 return
-        ctype = _TYPES.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        ctype = content_type(candidate)
         data = candidate.read_bytes()
         if candidate.suffix == ".html":
             prefix = f"/{self.server.token}/{run_id}/{step}/"

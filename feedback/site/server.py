@@ -29,6 +29,11 @@ _TYPES = {
 }
 
 
+def content_type(path: Path) -> str:
+    """The Content-Type to serve a built site's file with (module scripts need text/javascript)."""
+    return _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _SiteServer
     protocol_version = "HTTP/1.1"
@@ -64,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
             return
         data = target.read_bytes()
-        ctype = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        ctype = content_type(target)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
