@@ -40,9 +40,9 @@ def history(n: int) -> list[dict]:
 
 
 def test_migrations_reach_head_and_are_idempotent(store: TrajectoryStore) -> None:
-    assert db.current_revision(store.engine) == db.head_revision(store.engine) == "0003"
+    assert db.current_revision(store.engine) == db.head_revision(store.engine) == "0004"
     db.upgrade(store.engine)
-    assert db.current_revision(store.engine) == "0003"
+    assert db.current_revision(store.engine) == "0004"
 
 
 def test_tasks_insert_dedupe_and_update(store: TrajectoryStore) -> None:
@@ -271,7 +271,7 @@ def test_upgrade_from_an_older_schema_keeps_data(store_url: str) -> None:
         )
     engine.dispose()
     with TrajectoryStore(store_url) as store:  # opening migrates to head
-        assert db.current_revision(store.engine) == "0003"
+        assert db.current_revision(store.engine) == "0004"
         task = store.find_task("old", "1")
         run_id = store.start_run(task.id, "agent")
         store.add_step(run_id, StepRecord(index=0, completion="c", feedback="build ok"))

@@ -96,6 +96,7 @@ def _register_subcommands() -> None:
     from webgen.cli.build import build, show
     from webgen.cli.collect_cmd import collect
     from webgen.cli.db import db_app
+    from webgen.cli.eval_cmd import eval_
     from webgen.cli.render_cmd import render
     from webgen.cli.ui_cmd import ui
 
@@ -104,6 +105,7 @@ def _register_subcommands() -> None:
     app.command()(show)
     app.command(name="render")(render)
     app.command(name="collect")(collect)
+    app.command(name="eval")(eval_)
     app.command(name="ui")(ui)
 
 

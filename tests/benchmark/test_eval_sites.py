@@ -1,0 +1,66 @@
+"""`webgen eval --sites DIR`: a folder of two prepared sites, one that builds and one that does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.benchmark.conftest import (
+    BROKEN_APP,
+    EvalCLI,
+    app,
+    appearance_rule,
+    bench_tasks,
+    gui_rule,
+    report,
+    site_files,
+    write_site,
+    write_tasks,
+)
+from webgen.agent.fake_server import FakeLLMServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.node]
+
+NOT_YES = "The spin button does nothing, so the answer is not YES. NO"
+
+
+def test_sites_folder_one_builds_one_does_not(tmp_path: Path) -> None:
+    wheel = bench_tasks("000010")["000010"]["ui_instruct"]
+    rules = [
+        gui_rule(wheel[0]["task"], "YES"),
+        gui_rule(wheel[1]["task"], "PARTIAL"),
+        gui_rule(wheel[2]["task"], "NO"),
+        gui_rule(wheel[3]["task"], NOT_YES),  # robust: NO; the benchmark's substring test: YES
+        appearance_rule(4),
+    ]
+    sites = tmp_path / "sites"
+    write_site(sites / "000010" / "project", site_files(app("Prize wheel")))  # a wrapper folder: descended into
+    write_site(sites / "000002", site_files(BROKEN_APP))
+    tasks = write_tasks(tmp_path / "webgen-bench.jsonl", "000010", "000002")
+    out = tmp_path / "report"
+    with FakeLLMServer(rules) as server:
+        cli = EvalCLI(tmp_path, server.base_url)
+        output = cli("--sites", str(sites), "--tasks", str(tasks), "--workers", "2", "--out", str(out))
+        gui_calls = [r for r in server.requests if r.model == "gui"]
+    assert len(gui_calls) == 4, output  # the broken site's 5 cases never reach the agent
+    assert f"report: {out.resolve() / 'report.md'}" in output.replace("\n", "")
+
+    results = report(out)
+    cases = {(c["task_id"], c["case_index"]): c for c in results["cases"]}
+    assert len(cases) == 9 and results["total_cases"] == 9
+    assert [cases[("000010", i)]["verdict"] for i in range(4)] == ["YES", "PARTIAL", "NO", "NO"]
+    assert [cases[("000010", i)]["substring_verdict"] for i in range(4)] == ["YES", "PARTIAL", "NO", "YES"]
+    assert {cases[("000002", i)]["verdict"] for i in range(5)} == {"START_FAILED"}
+    robust, substring = results["summaries"]["robust"]["overall"], results["summaries"]["substring"]["overall"]
+    assert robust["accuracy"] == pytest.approx((1 + 0.5) / 9)  # YES + 0.5 PARTIAL over all 9 cases
+    assert substring["accuracy"] == pytest.approx((2 + 0.5) / 9)
+    assert robust["start_failed"] == pytest.approx(5 / 9)
+
+    sites_by_id = {s["task_id"]: s for s in results["sites"]}
+    good, broken = sites_by_id["000010"], sites_by_id["000002"]
+    assert (good["gate"], good["built"], good["served"], good["rendered"], good["started"]) == (True,) * 5
+    assert good["appearance"] == 4 and good["aas"] == 4.0
+    assert (broken["built"], broken["started"], broken["appearance"], broken["aas"]) == (False, False, 0, 0.0)
+    assert "build failed" in broken["error"] and "App.tsx" in broken["error"]
+    assert robust["appearance"] == pytest.approx(2.0) and robust["vrr"] == pytest.approx(0.5)
