@@ -1,6 +1,7 @@
 """Benchmark the site environment; prints one JSON object.
 
 warm step:  apply an edit to the 3-page example site, build, serve, screenshot every route, run the checks
+unchanged:  a warm step whose edit rewrites the last content again (its build and page visits are reused)
 cold step:  the same as the first step of a new worker (build worker and Chromium start included)
 baseline:   what the published agent does per step, measured in the same run: a fresh `npm install`
             (npm cache warm), `npm run dev`, wait for the URL, wait 3 s, one screenshot
@@ -60,7 +61,7 @@ def new_site(env: SiteEnvironment, root: Path) -> Path:
 
 
 def warm_and_cold(settings: Settings, work: Path, warm: int, cold: int, gap: float = 0.0) -> dict:
-    cold_samples, warm_samples, stages = [], [], {"build": [], "render": []}
+    cold_samples, warm_samples, same_samples, stages = [], [], [], {"build": [], "render": []}
     for i in range(cold):
         started = time.monotonic()
         with SiteEnvironment(settings) as env:
@@ -79,9 +80,16 @@ def warm_and_cold(settings: Settings, work: Path, warm: int, cold: int, gap: flo
                     assert obs.build.ok and not obs.has_error and len(obs.pages) == 3, obs.summary()
                     for stage in stages:
                         stages[stage].append(obs.timings[stage])
+                for _ in range(min(warm, 3)):
+                    started = time.monotonic()
+                    workspace.apply([edit(warm - 1)])  # the same bytes as the last step
+                    obs = env.observe(site)
+                    same_samples.append(time.monotonic() - started)
+                    assert obs.build.ok and len(obs.pages) == 3 and any("reused" in n for n in obs.build.notes)
     return {
         "cold_step": stats(cold_samples),
         "warm_step": stats(warm_samples),
+        "unchanged_step": stats(same_samples),
         "warm_stages_median_s": {k: round(statistics.median(v), 3) for k, v in stages.items()},
     }
 
@@ -195,7 +203,8 @@ def main() -> None:
         work = Path(tmp)
         result = warm_and_cold(settings, work, args.warm, args.cold, args.gap)
         result["gap_s"] = args.gap
-        with Renderer(SiteSettings(max_routes=1)) as renderer:
+        # The published way waits for its dev server, however long a cold start takes: no 15 s cut here.
+        with Renderer(SiteSettings(max_routes=1, page_timeout_s=120)) as renderer:
             naive = [naive_step(settings, work / f"naive{i}", renderer) for i in range(args.baseline)]
         result["baseline_published_way"] = stats([n["with_settle"] for n in naive])
         result["baseline_without_3s_settle"] = stats([n["no_settle"] for n in naive])
@@ -204,7 +213,7 @@ def main() -> None:
             result["ratio_baseline_over_warm"] = round(result["baseline_published_way"]["median_s"] / warm_median, 1)
             result["ratio_without_settle"] = round(result["baseline_without_3s_settle"]["median_s"] / warm_median, 1)
         result["memory"] = concurrent_memory(settings, work, args.concurrent)
-    result["targets"] = {"ratio_min": 10, "warm_step_max_s": 2.0}
+    result["targets"] = {"ratio_min": 10, "warm_step_max_s": 0.7}
     print(json.dumps(result, indent=2))
 
 

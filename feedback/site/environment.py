@@ -1,4 +1,11 @@
-"""The site environment: model files in, Observation out (resolve deps, build, serve, render, check)."""
+"""The site environment: model files in, Observation out (resolve deps, build, serve, render, check).
+
+A step that changed nothing is not redone: when a site's source files are byte for byte those of its last good
+build (and `dist/` is untouched), the build is reused; when the built `dist/` is byte for byte the one last
+rendered, its page visits (errors, screenshots and all) are reused. Both say so in the build's notes. Vite puts
+every route in one entry chunk (or names each lazy chunk by hash in it), so any change that reaches a route's
+output changes what every route loads: reuse is all or nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,17 @@ import fnmatch
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from webgen.core.settings import Settings
-from webgen.core.types import BuildResult, Diagnostic, Observation
+from webgen.core.types import BuildResult, Diagnostic, Observation, PageVisit
 from webgen.feedback.site import npm, proc
 from webgen.feedback.site.builder import BuildWorker
 from webgen.feedback.site.checks import run_checks
+from webgen.feedback.site.fingerprint import output_digest, source_digest
 from webgen.feedback.site.renderer import Renderer
 from webgen.feedback.site.routes import discover_routes, router_patterns
 from webgen.feedback.site.scaffold import PROTECTED_FILES, Scaffold, ensure_installed, get_scaffold, init_site, npm_env
@@ -22,16 +32,42 @@ from webgen.feedback.site.server import StaticServer
 
 log = logging.getLogger(__name__)
 _TSC_LINE = re.compile(r"^(?P<file>[^\s(]+)\((?P<line>\d+),(?P<col>\d+)\): error (?P<msg>.+)$")
+REUSED_BUILD = "no file changed since the last build: its result is reused"
+REUSED_PAGES = "the built site is the same as at the last step: its page visits and screenshots are reused"
+_MEMO_SITES = 8
+
+
+@dataclass
+class _Memo:
+    """What the environment last did with one site folder (see the module doc)."""
+
+    sources: str | None = None  # the source digest of the last good build
+    build: BuildResult | None = None  # that build, as the builder returned it
+    output: str | None = None  # the dist/ digest right after it
+    rendered: str | None = None  # the dist/ digest the pages below were visited on
+    declared: list[str] = field(default_factory=list)
+    url: str | None = None
+    pages: list[PageVisit] = field(default_factory=list)
 
 
 class SiteEnvironment:
     """One per worker: a build worker, a browser, and the scaffold cache. Not shared between threads."""
 
-    def __init__(self, settings: Settings, renderer: Renderer | None = None) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer | None = None, *, reuse: bool = True) -> None:
         self.settings = settings
         self.scaffold: Scaffold = get_scaffold(settings.scaffold, settings.home)
         self.renderer = renderer or Renderer(settings.site, chromium_path=settings.chromium_path)
+        self.reuse = reuse  # skip the build and the render of a step that changed nothing (module doc)
         self._builder: BuildWorker | None = None
+        self._memos: OrderedDict[Path, _Memo] = OrderedDict()
+
+    def _memo(self, site: Path) -> _Memo:
+        key = site.resolve()
+        memo = self._memos.pop(key, None) or _Memo()
+        self._memos[key] = memo  # most recent last
+        while len(self._memos) > _MEMO_SITES:
+            self._memos.popitem(last=False)
+        return memo
 
     def start(self) -> SiteEnvironment:
         ensure_installed(self.scaffold, npm=self.settings.npm_path)
@@ -74,7 +110,15 @@ class SiteEnvironment:
             return BuildResult(
                 ok=False, seconds=time.monotonic() - started, diagnostics=resolved.diagnostics, notes=notes
             )
-        result = self._builder.build(site, site / "dist", timeout_s=self.settings.site.build_timeout_s)
+        memo = self._memo(site)
+        sources = source_digest(site) if self.reuse else None
+        if sources and memo.build and memo.sources == sources and output_digest(site) == memo.output:
+            result, notes = memo.build, [*notes, REUSED_BUILD]
+        else:
+            result = self._builder.build(site, site / "dist", timeout_s=self.settings.site.build_timeout_s)
+            ok = result.ok and sources is not None
+            memo.sources, memo.build = (sources, result) if ok else (None, None)
+            memo.output = output_digest(site) if ok else None
         return result.model_copy(
             update={
                 "seconds": time.monotonic() - started,
@@ -140,9 +184,14 @@ class SiteEnvironment:
             timings["total"] = time.monotonic() - started
             return Observation(build=build, routes=declared, checks=checks, typecheck=typecheck, timings=timings)
         mark = time.monotonic()
-        with self.serve(site) as server:
-            pages = self.renderer.visit(server.url, declared)
-            url = server.url
+        pages, url = self._reused_pages(site, declared)
+        if pages:
+            build.notes.append(REUSED_PAGES)
+        else:
+            with self.serve(site) as server:
+                pages = self.renderer.visit(server.url, declared)
+                url = server.url
+            self._remember_pages(site, declared, url, pages)
         timings["render"] = time.monotonic() - mark
         checks = run_checks(build, True, pages, router_patterns(site))
         timings["total"] = time.monotonic() - started
@@ -156,3 +205,19 @@ class SiteEnvironment:
             typecheck=typecheck,
             timings=timings,
         )
+
+    def _reused_pages(self, site: Path, declared: list[str]) -> tuple[list[PageVisit], str | None]:
+        """Copies of the last visits of this site when its dist/ and routes are the same as then, else []."""
+        memo = self._memo(site)
+        if not self.reuse or not memo.pages or memo.declared != declared or memo.rendered != output_digest(site):
+            return [], None
+        return [page.model_copy(deep=True) for page in memo.pages], memo.url
+
+    def _remember_pages(self, site: Path, declared: list[str], url: str, pages: list[PageVisit]) -> None:
+        """Keep the visits for reuse, unless one of them hung, crashed or failed to load (that may pass)."""
+        memo = self._memo(site)
+        memo.rendered = memo.url = None
+        memo.pages = []
+        if self.reuse and pages and not any(p.error or p.crashed or p.skipped for p in pages):
+            memo.rendered, memo.declared, memo.url = output_digest(site), list(declared), url
+            memo.pages = [page.model_copy(deep=True) for page in pages]

@@ -1,4 +1,7 @@
-"""One browser context and page for a visit: its network guard, its listeners, and what they collected.
+"""The renderer's browser context and page: its network guard, its listeners, and what they collected.
+
+One session serves visit after visit (`reset()` between them); it tracks the page's requests in flight, so
+that a route is probed once they are done (capture.py).
 
 A page may reach only its own site's origin (the static server's host and port). Anything else, another
 loopback port (a model endpoint on :8000) as much as another host, is aborted and reported as blocked;
@@ -7,10 +10,12 @@ WebSockets are all blocked (the static server has none). data:, blob: and about:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import re
+import time
 import urllib.parse
 from typing import Any
 
@@ -46,6 +51,7 @@ CONTENT_JS = r"""() => {
   };
 }"""
 _CLOSED = ("closed", "crashed", "disposed", "detached")
+_IDLE_POLL_S = 0.01
 
 
 def normalize_route(route: str) -> str:
@@ -107,7 +113,7 @@ class Bucket:
 
 
 class Session:
-    """A fresh browser context with one page, its request guards and listeners bound to `bucket`."""
+    """A browser context with one page, its request guards and listeners bound to `bucket`."""
 
     def __init__(self, context: Any, page: Any) -> None:
         self.context = context
@@ -116,6 +122,23 @@ class Session:
         self.base_url = ""
         self.hung = False
         self.crashed = False
+        self.inflight: set[Any] = set()  # requests of the page that have neither finished nor failed
+        self.cdp: Any = None  # a DevTools session on `page`, made on first use (`devtools()`)
+        self.visits = 0  # visits this session has served (it is reset and reused between them)
+        self._armed: re.Pattern[str] | None = None
+
+    async def devtools(self) -> Any:
+        """The DevTools protocol session of the current page (screenshots, storage)."""
+        if self.cdp is None:
+            self.cdp = await self.context.new_cdp_session(self.page)
+        return self.cdp
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no request of the page is in flight, at most `timeout_s`; True when it got there."""
+        deadline = time.monotonic() + timeout_s
+        while self.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(_IDLE_POLL_S)
+        return not self.inflight
 
     @classmethod
     async def create(cls, browser: Any, viewport: dict[str, int]) -> Session:
@@ -129,8 +152,23 @@ class Session:
 
     async def arm(self, base_url: str) -> None:
         """Allow the site's own origin only: everything else goes through `guard` (and is aborted)."""
-        self.base_url = base_url
-        await self.context.route(outside_pattern(base_url), self.guard)
+        if self._armed is not None:
+            await self.context.unroute(self._armed, self.guard)
+        self.base_url, self._armed = base_url, outside_pattern(base_url)
+        await self.context.route(self._armed, self.guard)
+        self.visits += 1
+
+    async def reset(self) -> None:
+        """Ready for another site, as a fresh context would be: the page left (its scripts stop), and the cookies
+        and every kind of storage of the site it showed cleared (each site has its own port, so its own origin)."""
+        self.bucket = Bucket()
+        await self.page.goto("about:blank")
+        await self.context.clear_cookies()
+        if self.base_url:
+            parts = urllib.parse.urlsplit(self.base_url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            await (await self.devtools()).send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+        self.inflight = set()
 
     async def new_page(self) -> None:
         """A fresh page in the same context, after the last one crashed."""
@@ -138,6 +176,7 @@ class Session:
             await self.page.close()
         self.page = await self.context.new_page()
         self.crashed = False
+        self.inflight, self.cdp = set(), None
         self.listen(self.page)
 
     async def guard(self, route: Any) -> None:
@@ -176,7 +215,14 @@ class Session:
             if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
                 self.bucket.add(self.bucket.console, msg.text)
 
+        def on_request(request: Any) -> None:
+            self.inflight.add(request)
+
+        def on_request_done(request: Any) -> None:
+            self.inflight.discard(request)
+
         def on_request_failed(request: Any) -> None:
+            self.inflight.discard(request)
             failure = request.failure or "failed"
             if "BLOCKED_BY_CLIENT" not in failure.upper() and self._own(request.url):
                 self.bucket.add(self.bucket.failed, f"{request.url} ({failure})")
@@ -190,6 +236,8 @@ class Session:
 
         page.on("console", on_console)
         page.on("pageerror", lambda exc: self.bucket.add(self.bucket.page_errors, describe_exception(exc)))
+        page.on("request", on_request)
+        page.on("requestfinished", on_request_done)
         page.on("requestfailed", on_request_failed)
         page.on("response", on_response)
         page.on("crash", on_crash)

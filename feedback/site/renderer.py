@@ -1,6 +1,7 @@
 """Playwright + Debian Chromium: visit a served site's routes and report what a person would see.
 
-One browser per Renderer (per worker process), reused across visits; a fresh context per visit.
+One browser per Renderer (per worker process), reused across visits; one context and page too, reset between
+visits (cookies and the site's storage cleared; every site has its own origin), and replaced after a crash or hang.
 Playwright's async API runs on a private event-loop thread (``feedback/browser.py``) so that every browser
 call has a hard timeout (a page stuck in an infinite loop cannot hang the caller); callers use the sync `visit()`.
 Requests to anything but the site's own origin are aborted and reported as blocked (page_session.py);
@@ -24,27 +25,23 @@ from PIL import Image
 from webgen.core.settings import SiteSettings
 from webgen.core.types import PageVisit
 from webgen.feedback.browser import CHROMIUM, LoopThread, chromium_args, launch
+from webgen.feedback.site.capture import ready_probe_js, screenshots, settle_and_probe
 from webgen.feedback.site.page_limits import MemoryWatch, find_process, kill
 from webgen.feedback.site.page_session import CONTENT_JS, Bucket, Session, is_closed_error, normalize_route
 
 log = logging.getLogger(__name__)
 __all__ = ["Renderer", "crop_top", "normalize_route"]
-_READY_JS = (
-    "() => document.readyState === 'complete' && "
-    "(!document.getElementById('root') || document.getElementById('root').childElementCount > 0)"
-)
-_NAVIGATE_JS = (
-    "(r) => { history.pushState({}, '', r); window.dispatchEvent(new PopStateEvent('popstate', {state: {}})); }"
-)
 _CLOSE_S = 5.0  # a context that takes longer to close than this is given up with its browser
 _MAX_CRASHES = 2  # crashed pages in one visit before the remaining routes are skipped
+_REUSE_VISITS = 200  # visits one context serves before a fresh one (whatever a page leaves behind is bounded)
 
 
 class Renderer:
     """Visit routes of a served site. Thread-safe for callers: visits are serialised on the browser thread.
 
-    After each visit a fresh context and page are made ahead of time, off the caller's critical path
-    (they are created while the next build runs), so a visit does not wait for `new_page`.
+    After each visit the page is reset (or a fresh context made) ahead of time, off the caller's critical path
+    (while the next build runs), so a visit does not wait for it. Routes are visited in one page (the first
+    loaded, the others reached in-page) and probed once ready, without fixed pauses (capture.py).
     Each route gets at most `page_timeout_s`; a page that hangs is cut (its renderer killed) and the routes
     after it are reported as skipped. A page above its memory cap is stopped and reported as crashed.
     """
@@ -62,7 +59,7 @@ class Renderer:
         self._watch = MemoryWatch(self.config.page_memory_mb * 1.5)
         self._quiet_errors = 0
         probe = (resources.files("webgen.feedback.site") / "page_probe.js").read_text().strip()
-        self._probe_js = f"() => Object.assign(({probe})(), ({CONTENT_JS})())"
+        self._probe_js = ready_probe_js(f"() => Object.assign(({probe})(), ({CONTENT_JS})())")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Renderer:
@@ -111,16 +108,20 @@ class Renderer:
         if self._spare is not None:
             self._spare.cancel()
             self._spare = None
+        await self._drop_browser()
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._playwright.stop(), timeout=_CLOSE_S)
+            self._playwright = None
+
+    async def _drop_browser(self) -> None:
+        """Close the browser (killed if it does not close in time); the next session launches a new one."""
         if self._browser is not None:
             try:
                 await asyncio.wait_for(self._browser.close(), timeout=_CLOSE_S)
             except Exception:
                 kill([self._browser_pid] if self._browser_pid else [])
             self._browser = self._browser_pid = self._watch.browser_pid = None
-        if self._playwright is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._playwright.stop(), timeout=_CLOSE_S)
-            self._playwright = None
 
     # -- visiting ----------------------------------------------------------------------------
     def visit(self, base_url: str, routes: list[str], *, discover: bool = True) -> list[PageVisit]:
@@ -184,18 +185,39 @@ class Renderer:
                     queue += [link for link in visit.links if link not in seen and link not in queue]
         finally:
             self._watch.watch(False)
-            await self._teardown(session)
+            await self._teardown(session, crashes > 0)
         return visits
 
-    async def _teardown(self, session: Session) -> None:
-        if session.hung:
-            self._watch.kill_renderers()  # a busy page closes slowly; without its renderer it closes at once
+    async def _teardown(self, session: Session, crashed: bool) -> None:
+        """Make the next visit's session off the caller's path: this one reset, or a new one after a crash.
+
+        A page that hung is cut here, on the caller's path (its renderer killed, its context closed).
+        """
+        session.bucket = Bucket()  # what the page still does goes nowhere: the visits are returned
+        if not session.hung:
+            self._spare = asyncio.ensure_future(self._recycle(session, reuse=not crashed))
+            return
+        self._watch.kill_renderers()  # a busy page closes slowly; without its renderer it closes at once
+        await self._close(session)
+        self._spare = asyncio.ensure_future(self._new_session())
+
+    async def _recycle(self, session: Session, *, reuse: bool) -> Session:
+        """The same context and page reset for another site (a new context costs a renderer process), or a new one."""
+        if reuse and session.visits < _REUSE_VISITS:
+            try:
+                await asyncio.wait_for(session.reset(), timeout=_CLOSE_S)
+                return session
+            except Exception as exc:
+                log.debug("could not reset the page (%s): a new context", str(exc).splitlines()[0][:200])
+        await self._close(session)
+        return await self._new_session()
+
+    async def _close(self, session: Session) -> None:
         try:
             await asyncio.wait_for(session.context.close(), timeout=_CLOSE_S)
         except Exception:  # a context that cannot close: start over with a new browser
             log.warning("browser context did not close; restarting the browser")
-            await self._shutdown()
-        self._spare = asyncio.ensure_future(self._new_session())
+            await self._drop_browser()
 
     async def _one(self, session: Session, base_url: str, route: str, full_load: bool) -> PageVisit:
         cfg = self.config
@@ -204,9 +226,7 @@ class Renderer:
         started = time.monotonic()
         visit = PageVisit(route=route, url=url, ok=False)
         try:
-            visit = await asyncio.wait_for(
-                self._load_and_probe(session.page, url, route, full_load), cfg.page_timeout_s
-            )
+            visit = await asyncio.wait_for(self._load_and_probe(session, url, route, full_load), cfg.page_timeout_s)
         except TimeoutError:
             if not session.crashed:
                 session.hung = True
@@ -220,8 +240,8 @@ class Renderer:
             visit = PageVisit(route=route, url=url, ok=False, crashed=True, error=self._crash_reason(started))
             log.warning("route %s: %s", route, visit.error)
         visit.load_seconds = time.monotonic() - started
-        visit.console_errors, visit.page_errors = bucket.console, bucket.page_errors
-        visit.failed_requests, visit.blocked_requests = bucket.failed, bucket.blocked
+        visit.console_errors, visit.page_errors = list(bucket.console), list(bucket.page_errors)
+        visit.failed_requests, visit.blocked_requests = list(bucket.failed), list(bucket.blocked)
         return visit
 
     def _crash_reason(self, since: float) -> str:
@@ -231,32 +251,15 @@ class Renderer:
             return f"the page crashed: it ran out of memory (it used {used:.0f} MB; a page may use about {cap} MB)"
         return f"the page crashed, most likely out of memory (a page may use about {cap} MB of JavaScript heap)"
 
-    async def _load_and_probe(self, page: Any, url: str, route: str, full_load: bool) -> PageVisit:
+    async def _load_and_probe(self, session: Session, url: str, route: str, full_load: bool) -> PageVisit:
         cfg = self.config
-        timeout_ms = cfg.page_timeout_s * 1000
         status = None
         if full_load:
-            response = await page.goto(url, wait_until="load", timeout=timeout_ms)
+            response = await session.page.goto(url, wait_until="load", timeout=cfg.page_timeout_s * 1000)
             status = response.status if response else None
-        else:
-            await page.evaluate(_NAVIGATE_JS, route)
-        with contextlib.suppress(Exception):
-            await page.wait_for_function(_READY_JS, timeout=max(cfg.settle_ms * 4, 1000))
-        # A route reached in-page is painted after two frames; a first load also runs the app's start-up effects.
-        settle = cfg.settle_ms if full_load else cfg.settle_ms // 2
-        if settle:
-            await page.wait_for_timeout(settle)
-        stats = await page.evaluate(self._probe_js)
-        if cfg.full_page and stats["page_height"] > cfg.viewport_height:
-            # One capture of the whole page; the viewport shot is its top (cheaper than a second capture).
-            height = min(stats["page_height"], cfg.full_page_max_height)
-            clip = {"x": 0, "y": 0, "width": cfg.viewport_width, "height": height}
-            full = await page.screenshot(
-                type="png", animations="disabled", full_page=True, clip=clip, timeout=timeout_ms
-            )
-            shot = crop_top(full, cfg.viewport_width, cfg.viewport_height)
-        else:
-            shot = full = await page.screenshot(type="png", animations="disabled", timeout=timeout_ms)
+        # Probed when the app has painted two frames and its requests are done (capture.py), not after a fixed pause.
+        stats = await settle_and_probe(session, cfg, self._probe_js, None if full_load else route)
+        shot, full = await screenshots(session, cfg, stats["page_height"])
         broken = stats.pop("broken_image_urls")
         final = normalize_route(stats.pop("final_route") or route)
         return PageVisit(

@@ -115,7 +115,7 @@ class StaticServer:
     def __init__(self, root: Path) -> None:
         self._server = _SiteServer(root)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webgen-static", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="webgen-static", daemon=True
         )
 
     @property

@@ -83,6 +83,8 @@ class SiteSettings(BaseModel):
     deps_timeout_s: float = 180.0
     serve_timeout_s: float = 10.0
     page_timeout_s: float = 15.0
+    # caps how long a route waits to be ready (max(4×settle_ms, 1 s)): fonts loaded, two frames painted,
+    # no request in flight; it is not a fixed pause
     settle_ms: int = 100
     max_routes: int = 8
     viewport_width: int = 1024
