@@ -9,6 +9,10 @@ is reused across runs; each run gets its own model clients, closed when it ends:
         follow = session.continue_from(outcome.run_id, 2, "Add a contact page")
         again = session.resume(run_id)                                         # a killed, failed or cancelled run
         session.cancel(run_id)                                                 # from another thread
+        dist = session.build_step(outcome.run_id, 1)                           # that step's site, built (cached)
+
+`start` and `continue_from` take `extra`: JSON values stored in the run's config (the UI records its
+conversation there), never read by the loop.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 from webgen.core.llm import OpenAIClient, TokenBudget
@@ -26,6 +34,7 @@ from webgen.core.settings import AgentSettings, Settings, SiteSettings
 from webgen.feedback.evaluation.evaluator import StepEvaluator
 from webgen.feedback.judge.vlm import VLMJudge
 from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.scaffold import workspace_for
 from webgen.graph.checkpoints import has_checkpoint
 from webgen.graph.deps import Deps
 from webgen.graph.events import Subscriber
@@ -36,6 +45,11 @@ from webgen.storage.values import Task, TaskIn
 
 Mode = Literal["agent", "single-shot"]
 logger = logging.getLogger(__name__)
+_SNAPSHOT_ID = re.compile(r"^[0-9a-zA-Z_-]{8,128}$")
+
+
+class StepSiteError(RuntimeError):
+    """A stored step's site does not build (the message is one line: the first located error)."""
 
 
 def _gui_agent(settings: Settings, client: OpenAIClient) -> Any:
@@ -72,6 +86,7 @@ class Session:
         self.env = env
         self.subscribers: list[Subscriber] = list(subscribers)
         self._cancel: dict[str, threading.Event] = {}
+        self._failed_builds: dict[str, str] = {}  # snapshot id -> why its site does not build
         self._lock = threading.Lock()
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -97,13 +112,14 @@ class Session:
         mode: Mode = "agent",
         run_id: str | None = None,
         settings: Settings | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> RunOutcome:
         """A new run of `task` (a stored task, one to store, or a request) from a fresh scaffold."""
         cfg = settings or self.settings
         stored = self._task(task)
         run_id = run_id or uuid.uuid4().hex
         with self._running(run_id):  # a cancel counts from the moment the run exists
-            self._start_run(stored, mode, cfg, run_id)
+            self._start_run(stored, mode, cfg, run_id, extra)
             with self._deps(cfg, run_id) as deps:
                 runner = run_agent if mode == "agent" else run_single_shot
                 return runner(deps, stored, run_id)
@@ -116,16 +132,17 @@ class Session:
         *,
         new_run_id: str | None = None,
         settings: Settings | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> RunOutcome:
         """A new agent run that starts from step `step` of run `run_id`: that step's files and history, plus
         `instruction` as the next request. Its steps are stored under the new run."""
         origin = self.store.get_step(run_id, step)
         cfg = settings or self.settings
         task = self._task(instruction)
-        extra = {"continued_from": {"run_id": run_id, "step": step}}
+        stored_extra = {**(extra or {}), "continued_from": {"run_id": run_id, "step": step}}
         new_run_id = new_run_id or uuid.uuid4().hex
         with self._running(new_run_id):
-            self._start_run(task, "agent", cfg, new_run_id, extra)
+            self._start_run(task, "agent", cfg, new_run_id, stored_extra)
             with self._deps(cfg, new_run_id) as deps:
                 return continue_agent(deps, task, new_run_id, origin)
 
@@ -155,6 +172,47 @@ class Session:
             return
         running.set()
 
+    def build_step(self, run_id: str, index: int) -> Path:
+        """The built site (a `dist/` folder) of a stored step: its files restored into a scratch folder and built
+        with this session's site environment, cached under `<home>/step-sites/<snapshot id>/` (steps with the same
+        files share it). StoreError: no such step, or no files; StepSiteError: the site does not build.
+        The environment does one thing at a time: do not call this while a run uses the same environment."""
+        step = self.store.get_step(run_id, index)
+        snapshot = step.snapshot_id or step.base_snapshot_id
+        if snapshot is None or not _SNAPSHOT_ID.match(snapshot):
+            raise StoreError(f"step {index} of run {run_id} has no stored files to build")
+        root = self.settings.home / "step-sites"
+        dist = root / snapshot / "dist"
+        if (dist / "index.html").is_file():
+            return dist
+        with self._lock:
+            failed = self._failed_builds.get(snapshot)
+        if failed is not None:
+            raise StepSiteError(failed)
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=root))
+        try:
+            site = self.env.new_site(scratch / "site")
+            workspace_for(site, self.store.blobs).restore(snapshot)
+            result = self.env.build(site)
+            if not result.ok:
+                first = result.diagnostics[0].render() if result.diagnostics else "the build failed"
+                message = f"step {index} of run {run_id[:8]} does not build: {first.splitlines()[0][:300]}"
+                with self._lock:
+                    self._failed_builds[snapshot] = message
+                raise StepSiteError(message)
+            staged = scratch / "dist"
+            (site / "dist").rename(staged)
+            dist.parent.mkdir(exist_ok=True)
+            try:
+                staged.rename(dist)  # atomic: a reader sees no half-copied site
+            except OSError:  # built meanwhile by another session: keep that one
+                if not (dist / "index.html").is_file():
+                    raise
+            return dist
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
     # -- internals --------------------------------------------------------------------------------
     def _task(self, task: Task | TaskIn | str) -> Task:
         if isinstance(task, Task):
@@ -177,9 +235,12 @@ class Session:
             with self._lock:
                 self._cancel.pop(run_id, None)
 
-    def _start_run(self, task: Task, mode: Mode, cfg: Settings, run_id: str, extra: dict | None = None) -> str:
+    def _start_run(self, task: Task, mode: Mode, cfg: Settings, run_id: str, extra: dict | None) -> str:
         models = {role: getattr(cfg, role).model for role in ("coder", "judge", "gui")}
-        config = {**cfg.public(), **(extra or {})}
+        public = cfg.public()
+        if clash := sorted(set(extra or {}) & set(public)):
+            raise ValueError(f"extra may not replace the run's settings: {', '.join(clash)}")
+        config = {**public, **(extra or {})}
         return self.store.start_run(task.id, mode, config=config, models=models, run_id=run_id)
 
     @contextlib.contextmanager

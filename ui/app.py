@@ -7,13 +7,18 @@ own :class:`~webgen.ui.state.UISession`, dropped when the page unloads.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
+from webgen.graph.events import RunEvent
+from webgen.storage.conversations import list_conversations
+from webgen.storage.store import StoreError
 from webgen.ui import panels as pn
 from webgen.ui import steps as st
+from webgen.ui.history import run_chat as stored_chat
 from webgen.ui.render import render_event
 from webgen.ui.settings_panel import apply_settings, check_endpoints, settings_fields
 from webgen.ui.state import RunDone, UISession, UIWorld
@@ -33,11 +38,24 @@ def _ui(world: UIWorld, request: gr.Request) -> UISession:
     return world.session(request.session_hash or "anonymous")
 
 
+def _conversations(world: UIWorld, current: str | None = None) -> Any:
+    """The past conversations' picker: title, when it last ran and how its last run ended (newest first)."""
+    choices = [
+        (f"{c.title} · {c.updated_at:%Y-%m-%d %H:%M} · {c.status} · {c.runs} run(s)", c.id)
+        for c in list_conversations(world.store)
+    ]
+    return gr.update(choices=choices, value=current if current in {cid for _, cid in choices} else None)
+
+
 def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
     with gr.Blocks(title="webgen", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
         gr.Markdown("## webgen: describe a website, watch it being built")
         with gr.Row():
             with gr.Column(scale=5):
+                with gr.Row(equal_height=True):
+                    convs = gr.Dropdown([], label="Past conversations", elem_id="conversations", scale=1)
+                    open_btn = gr.Button("Open", elem_id="open-conversation", size="md", scale=0, min_width=80)
+                    new_btn = gr.Button("New chat", elem_id="new-conversation", size="md", scale=0, min_width=120)
                 chat = gr.Chatbot(elem_id="chat", height=640, label="Conversation", group_consecutive_messages=False)
                 msg = gr.Textbox(elem_id="msg", placeholder="Describe the site, or what to change", show_label=False)
                 with gr.Row():
@@ -56,7 +74,9 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                         download = gr.DownloadButton("Download zip", elem_id="download")
                     gallery = gr.Gallery(label="Screenshots", elem_id="gallery", columns=2, height=320)
                 with gr.Tab("Files"):
-                    files = gr.Dropdown([], label="File", elem_id="files")
+                    files = gr.FileExplorer(
+                        root_dir=world.empty_dir, file_count="single", label="Files", elem_id="files", max_height=360
+                    )
                     code = gr.Code("", label="Code", elem_id="code", interactive=False)
                 with gr.Tab("Diff"):
                     diff = gr.Markdown("", elem_id="diff")
@@ -64,7 +84,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                     fields = settings_fields(world.settings)
                     with gr.Row():
                         apply_btn = gr.Button("Apply", elem_id="apply-settings")
-                        check_btn = gr.Button("Check endpoints", elem_id="check-settings")
+                        check_btn = gr.Button("Check (webgen doctor)", elem_id="check-settings")
                     settings_out = gr.Markdown("", elem_id="settings-out")
 
         comps = {
@@ -89,32 +109,37 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             skip = [gr.skip()] * len(PANELS)
             text = (message or "").strip()
             if not text:
-                yield [ui.chat, gr.skip(), "Write what to build (or what to change) first.", *skip]
+                yield [ui.chat, gr.skip(), "Write what to build (or what to change) first.", gr.skip(), *skip]
                 return
             if ui.running:
-                yield [ui.chat, gr.skip(), "A run is going: wait for it to finish, or press Stop.", *skip]
+                yield [ui.chat, gr.skip(), "A run is going: wait for it to finish, or press Stop.", gr.skip(), *skip]
                 return
             origin = ui.origin or ui.selected
             ui.chat.append(gr.ChatMessage(role="user", content=text))
             where = "a fresh site" if origin is None else f"step {origin.step} of run {origin.run_id[:8]}"
             run_id = ui.send(text)
-            yield [ui.chat, "", f"Running {run_id[:8]} from {where}...", *skip]
-            while True:
+            yield [ui.chat, "", f"Running {run_id[:8]} from {where}...", gr.skip(), *skip]
+            item: RunEvent | RunDone | None = None
+            while not isinstance(item, RunDone):
                 try:
-                    item = ui.events.get(timeout=0.25)
+                    batch = [ui.events.get(timeout=0.25)]
                 except queue.Empty:
                     continue
-                if isinstance(item, RunDone):
-                    break
-                ui.chat.extend(render_event(item))
-                yield [ui.chat, gr.skip(), gr.skip(), *skip]
+                while not isinstance(batch[-1], RunDone) and not ui.events.empty():  # one update per burst
+                    batch.append(ui.events.get_nowait())
+                item = batch[-1]
+                shown = [m for event in batch if not isinstance(event, RunDone) for m in render_event(event)]
+                if shown:
+                    ui.chat.extend(shown)
+                    yield [ui.chat, gr.skip(), gr.skip(), gr.skip(), *skip]
             if item.error:
                 ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
             ui.selected = st.default_selection(world.store, run_id) or ui.selected
             state = item.outcome.status if item.outcome else "failed"
-            yield [ui.chat, gr.skip(), f"Run {run_id[:8]}: {state}.", *_panels(ui, request)]
+            done = f"Run {run_id[:8]}: {state}."
+            yield [ui.chat, gr.skip(), done, _conversations(world, ui.conversation), *_panels(ui, request)]
 
-        chat_outputs = [chat, msg, status, *panel_outputs]
+        chat_outputs = [chat, msg, status, convs, *panel_outputs]
         # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op)
         options = {"concurrency_limit": concurrency, "concurrency_id": "agent", "trigger_mode": "multiple"}
         send.click(run_chat, [msg], chat_outputs, api_name="send", **options)
@@ -142,13 +167,48 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
 
         routes.input(on_route, [routes], [preview], api_name=False)
 
-        def on_file(path: str | None, request: gr.Request) -> str:
+        def on_file(chosen: str | list[str] | None, request: gr.Request) -> str | Any:
             ui = _ui(world, request)
-            if not path or ui.selected is None:
-                return ""
-            return st.file_text(world.store, st.site_snapshot(world.store, ui.selected), path)
+            return pn.chosen_file(ui, chosen) if chosen else gr.skip()
 
-        files.input(on_file, [files], [code], api_name=False)
+        files.change(on_file, [files], [code], api_name=False)
+
+        def on_load(request: gr.Request) -> Any:
+            return _conversations(world, _ui(world, request).conversation)
+
+        demo.load(on_load, None, [convs], api_name=False)
+
+        def on_open(cid: str | None, request: gr.Request) -> list[Any]:
+            ui = _ui(world, request)
+            if not cid:
+                return [gr.skip(), "Pick a conversation to open first.", *([gr.skip()] * len(PANELS))]
+            try:
+                runs = ui.open_conversation(cid)
+            except (RuntimeError, StoreError) as exc:
+                return [gr.skip(), f"⚠ {str(exc).splitlines()[0]}", *([gr.skip()] * len(PANELS))]
+            media = ui.workdir / "media"
+            ui.chat = [m for run_id in runs for m in stored_chat(world.store, world.store.get_run(run_id), media)]
+            ui.selected = st.default_selection(world.store, runs[-1])
+            where = f"step {ui.selected.step} of run {ui.selected.run_id[:8]}" if ui.selected else "a fresh site"
+            said = f"Opened «{ui.title}» ({len(runs)} run(s)); the next message continues from {where}."
+            return [ui.chat, said, *_panels(ui, request)]
+
+        open_btn.click(on_open, [convs], [chat, status, *panel_outputs], api_name=False)
+
+        def on_new(request: gr.Request) -> list[Any]:
+            ui = _ui(world, request)
+            try:
+                ui.new_conversation()
+            except RuntimeError as exc:
+                return [gr.skip(), f"⚠ {exc}", gr.skip(), *([gr.skip()] * len(PANELS))]
+            return [
+                [],
+                "A new chat: the next message starts a fresh site.",
+                gr.update(value=None),
+                *_panels(ui, request),
+            ]
+
+        new_btn.click(on_new, None, [chat, status, convs, *panel_outputs], api_name=False)
 
         def on_continue(request: gr.Request) -> str:
             ui = _ui(world, request)
@@ -199,6 +259,7 @@ def launch(
     block: bool = True,
 ) -> gr.Blocks:
     """Start the app on the world's host; `block=False` returns at once (tests), `demo.close()` stops it."""
+    threading.Thread(target=world.warm_up, name="webgen-ui-warm-up", daemon=True).start()
     demo = build_app(world)
     demo.queue(default_concurrency_limit=4)
     demo.launch(

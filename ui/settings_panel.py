@@ -1,4 +1,4 @@
-"""The settings panel: endpoint and model of each role, max steps, and a doctor-style check of each endpoint.
+"""The settings panel: endpoint and model of each role, max steps, and `webgen doctor`'s check of everything.
 
 Keys never appear here: they come only from the environment (``WEBGEN_<ROLE>__API_KEY``).
 """
@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
-import httpx
 
 from webgen.core.settings import Settings
-
-ROLES = ("coder", "judge", "gui")
+from webgen.feedback.doctor import ROLES, diagnose
 
 
 def settings_fields(settings: Settings) -> list[Any]:
@@ -42,26 +40,15 @@ def apply_settings(settings: Settings, values: list[Any]) -> Settings:
     return settings.model_copy(update=update)
 
 
-def _check(url: str, model: str, key: str, timeout_s: float = 3.0) -> tuple[str, str]:
-    try:
-        response = httpx.get(f"{url.rstrip('/')}/models", headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return "fail", f"cannot reach {url}: {type(exc).__name__}; start the server or fix the endpoint"
-    if response.status_code >= 400:
-        return "fail", f"{url}/models answered HTTP {response.status_code}; check the key in the environment"
-    try:
-        served = [m.get("id") for m in response.json().get("data", [])]
-    except (ValueError, AttributeError):
-        return "warn", f"{url}/models did not answer the OpenAI models list"
-    if served and model not in served:
-        return "warn", f"model {model!r} is not listed (served: {', '.join(map(str, served[:5]))})"
-    return "ok", f"{model} at {url}"
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "/")
 
 
 def check_endpoints(settings: Settings) -> str:
-    rows = ["| role | status | detail |", "|---|---|---|"]
-    for role in ROLES:
-        endpoint = getattr(settings, role)
-        status, detail = _check(endpoint.base_url, endpoint.model, endpoint.api_key.get_secret_value())
-        rows.append(f"| {role} | {status} | {detail.replace('|', '/')} |")
+    """`webgen doctor`'s checks with this session's settings, as a table: the environment, then each role."""
+    rows = ["| check | status | detail | fix |", "|---|---|---|---|"]
+    for finding in diagnose(settings):
+        status = "down" if finding.down else finding.status
+        mark = {"ok": "✅", "warn": "⚠", "fail": "❌", "down": "❌"}[status]
+        rows.append(f"| {finding.name} | {mark} {status} | {_cell(finding.detail)} | {_cell(finding.fix)} |")
     return "\n".join(rows)

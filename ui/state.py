@@ -23,7 +23,8 @@ from webgen.feedback.site.environment import SiteEnvironment
 from webgen.graph.events import Built, Rendered, RouteResult, RunEvent
 from webgen.graph.run import RunOutcome
 from webgen.graph.session import Session
-from webgen.storage.store import TrajectoryStore
+from webgen.storage.conversations import conversation_runs, labels
+from webgen.storage.store import StoreError, TrajectoryStore
 from webgen.ui.preview import PreviewServer
 
 logger = logging.getLogger(__name__)
@@ -55,14 +56,21 @@ class UIWorld:
         self._env = env
         self._owned: list[Any] = []
         self._store: TrajectoryStore | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the sessions
+        self._store_lock = threading.Lock()
+        self._env_lock = threading.Lock()
+        self._closed = False
+        self.ready = threading.Event()  # set when `warm_up` is done
         #: one run at a time over the shared site environment (its build worker and browser)
         self.run_lock = threading.Lock()
         self.sessions: dict[str, UISession] = {}
+        self.empty_dir = Path(tempfile.mkdtemp(prefix="webgen-ui-empty-"))  # the file tree's root with no step
 
     @property
     def store(self) -> TrajectoryStore:
-        with self._lock:
+        with self._store_lock:
+            if self._closed:
+                raise RuntimeError("the UI is shutting down")
             if self._store is None:
                 self._store = TrajectoryStore(self.settings.resolved_database_url)
                 self._owned.append(self._store)
@@ -70,11 +78,25 @@ class UIWorld:
 
     @property
     def env(self) -> SiteEnvironment:
-        with self._lock:
+        with self._env_lock:
+            if self._closed:
+                raise RuntimeError("the UI is shutting down")
             if self._env is None:
                 self._env = SiteEnvironment(self.settings).start()
                 self._owned.append(self._env)
             return self._env
+
+    def warm_up(self) -> None:
+        """Open the store (migrating it), start the site environment and load the loop's lazily imported parts,
+        so that the first Send does not wait for them (run on a thread when the app starts)."""
+        try:
+            _ = self.store, self.env
+            if self.settings.agent.gui_agent != "browser-use":
+                import webgen.feedback.gui.webvoyager  # noqa: F401  (imported by the first run otherwise)
+        except Exception:  # the first run reports the same problem in the chat
+            logger.exception("warming up the UI failed")
+        finally:
+            self.ready.set()
 
     def session(self, key: str) -> UISession:
         with self._lock:
@@ -91,12 +113,15 @@ class UIWorld:
     def close(self) -> None:
         for key in list(self.sessions):
             self.drop(key)
-        for owned in reversed(self._owned):
-            try:
-                owned.close()
-            except Exception:
-                logger.exception("closing %r failed", owned)
-        self._owned.clear()
+        with self._env_lock, self._store_lock:  # waits for a warm-up in progress; none starts after
+            self._closed = True
+            for owned in reversed(self._owned):
+                try:
+                    owned.close()
+                except Exception:
+                    logger.exception("closing %r failed", owned)
+            self._owned.clear()
+        shutil.rmtree(self.empty_dir, ignore_errors=True)
 
 
 class UISession:
@@ -111,6 +136,8 @@ class UISession:
         self.selected: Selection | None = None
         self.origin: Selection | None = None  # "Continue from here"
         self.chat: list[Any] = []
+        self.conversation: str | None = None  # the stored conversation this chat adds its runs to
+        self.title = ""
         self.events: queue.Queue[RunEvent | RunDone] = queue.Queue()
         self.current_run: str | None = None
         self._thread: threading.Thread | None = None
@@ -180,15 +207,20 @@ class UISession:
         origin = self.origin or self.selected
         self.current_run = run_id
         self.events = queue.Queue()
+        if self.conversation is None:
+            self.conversation, self.title = uuid.uuid4().hex, message
+        extra = labels(self.conversation, self.title)
 
         def work() -> None:
             done = RunDone(run_id=run_id)
             try:
                 with self.world.run_lock:
                     if origin is None:
-                        done.outcome = engine.start(message, run_id=run_id)
+                        done.outcome = engine.start(message, run_id=run_id, extra=extra)
                     else:
-                        done.outcome = engine.continue_from(origin.run_id, origin.step, message, new_run_id=run_id)
+                        done.outcome = engine.continue_from(
+                            origin.run_id, origin.step, message, new_run_id=run_id, extra=extra
+                        )
             except Exception as exc:  # shown as one line in the chat; the UI stays usable
                 logger.exception("run %s failed", run_id)
                 done.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -207,6 +239,33 @@ class UISession:
             return False
         self._session.cancel(self.current_run)
         return True
+
+    def open_conversation(self, conversation_id: str) -> list[str]:
+        """Make a stored conversation this chat's: its runs (in order) become the session's; returns them."""
+        if self.running:
+            raise RuntimeError("a run is going: wait for it, or press Stop")
+        runs = [run.id for run in conversation_runs(self.world.store, conversation_id)]
+        if not runs:
+            raise StoreError(f"no stored conversation {conversation_id[:8]}")
+        self.conversation, self.runs, self.origin, self.selected = conversation_id, runs, None, None
+        self.title = str(self.world.store.get_run(runs[0]).config.get("ui", {}).get("title", ""))
+        return runs
+
+    def new_conversation(self) -> None:
+        if self.running:
+            raise RuntimeError("a run is going: wait for it, or press Stop")
+        self.conversation, self.title, self.runs, self.chat = None, "", [], []
+        self.origin = self.selected = None
+
+    def site_of(self, run_id: str, step: int, wait_s: float = 1.0) -> Path:
+        """The built site of a stored step (built now, or cached), for a step this session has not built live.
+        RuntimeError: a run holds the shared site environment; StepSiteError / StoreError: no site to show."""
+        if not self.world.run_lock.acquire(timeout=wait_s):
+            raise RuntimeError("the site is built for the preview when the run in progress ends: select it again then")
+        try:
+            return self._engine().build_step(run_id, step)
+        finally:
+            self.world.run_lock.release()
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -14,6 +17,7 @@ from webgen.ui.state import Selection
 
 TIMELINE_COLUMNS = ["step", "run", "kind", "build", "score", "GUI", "seconds", "tokens", "best"]
 _TEXT_LIMIT = 200_000
+_SNAPSHOT_ID = re.compile(r"[0-9A-Za-z_-]{8,128}")
 
 
 class StepView(BaseModel):
@@ -119,6 +123,30 @@ def screenshots(store: TrajectoryStore, step: Step, dest: Path) -> list[tuple[st
         path.write_bytes(shot.png)
         out.append((str(path), shot.route))
     return out
+
+
+def file_tree(store: TrajectoryStore, snapshot_id: str, root: Path) -> Path:
+    """The snapshot's files written under `root/<snapshot id>/` (once) for the file tree to list; every path stays
+    inside that folder."""
+    if not _SNAPSHOT_ID.fullmatch(snapshot_id):
+        raise ValueError(f"not a snapshot id: {snapshot_id[:40]!r}")
+    folder = root / snapshot_id
+    if folder.is_dir():
+        return folder
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tree-", dir=root))
+    base = staging.resolve()
+    for path, digest in files_of(store, snapshot_id).items():
+        target = (base / path).resolve()
+        if not target.is_relative_to(base) or target == base:
+            continue  # never outside the folder, whatever the manifest says
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.blobs.get(digest))
+    try:
+        staging.rename(folder)
+    except OSError:  # written meanwhile by another handler of this session: keep that one
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def routes_of(store: TrajectoryStore, step: Step) -> list[str]:

@@ -25,3 +25,17 @@ def bot_text(page: Any) -> str:
 
 def open_tab(page: Any, name: str) -> None:
     page.get_by_role("tab", name=name).click()
+
+
+def pick_step(page: Any, run_id: str, index: int) -> None:
+    """Select step `index` of run `run_id` in the Steps tab's picker."""
+    open_tab(page, "Steps")
+    page.locator("#picker input").click()
+    page.get_by_role("option", name=re.compile(rf"^{run_id[:8]} step {index} ")).click()
+
+
+def open_conversation(page: Any, title: str) -> None:
+    """Open the past conversation whose title starts with `title`."""
+    page.locator("#conversations input").click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(title) + " · ")).click()
+    page.locator("#open-conversation").click()

@@ -112,6 +112,8 @@ def test_stop_cancels_a_slow_run_and_leaves_no_process(browser: Any, ui_app: UIA
         wait_status_text(page, "#chat", "Step 0 started", timeout=30_000)
         send(page, "Another request while it runs")
         wait_status(page, "A run is going", timeout=10_000)
+        page.locator("#new-conversation").click()  # nor can the chat be swapped under a running run
+        wait_status(page, "⚠ a run is going", timeout=10_000)
         page.locator("#stop").click()
         wait_status(page, r"Run [0-9a-f]{8}: cancelled", timeout=RUN_TIMEOUT)
         session = next(s for s in ui_app.world.sessions.values() if s.settings.coder.base_url == slow_coder.base_url)
@@ -129,10 +131,19 @@ def test_stop_cancels_a_slow_run_and_leaves_no_process(browser: Any, ui_app: UIA
         page.context.close()
 
 
-def test_a_dead_endpoint_is_one_line_in_the_chat_and_the_ui_stays_usable(browser: Any, ui_app: UIApp) -> None:
+def test_a_dead_endpoint_is_down_in_the_check_one_line_in_the_chat_and_the_ui_stays_usable(
+    browser: Any, ui_app: UIApp
+) -> None:
+    from playwright.sync_api import expect
+
     page = new_page(browser, ui_app.url)
     try:
         use_coder(page, f"http://127.0.0.1:{free_port()}/v1")
+        page.locator("#check-settings").click()  # `webgen doctor`'s checks with this session's settings
+        out = page.locator("#settings-out")
+        expect(out).to_contain_text(re.compile(r"model:coder\s+❌ down"), timeout=30_000)
+        expect(out).to_contain_text(re.compile(r"model:judge\s+✅ ok"))
+        expect(out).to_contain_text(re.compile(r"chromium\s+✅ ok"))
         send(page, "A site nobody will build")
         wait_status(page, r"Run [0-9a-f]{8}: failed", timeout=RUN_TIMEOUT)
         text = bot_text(page)
