@@ -1,35 +1,55 @@
-"""The local pool: N worker processes (each holding one session) fed (task, rollout) pairs by a coordinator.
+"""The coordinator: feeds (task, rollout) pairs to workers (each holding one session), whatever runs them.
 
-The coordinator owns the collection's rows: it fixes each pair's run id before a worker takes it, so a retry
-after a worker dies resumes the same run and nothing is duplicated. A worker that dies (SIGKILL, out of memory)
-is replaced and its pair retried up to `retries` times, then marked failed. Ctrl-C (`interrupt()`, or a
-KeyboardInterrupt in `run`) cancels the runs in flight; they end `cancelled` and a re-run resumes them.
-`stop_after` runs failing in a row (an endpoint that is down) stop the collection with the last run's error,
-which names the endpoint.
+A backend runs the workers: `local` (processes on this machine, :mod:`webgen.collect.local`) or `ray` (actors,
+:mod:`webgen.collect.ray_backend`). The coordinator owns the collection's rows: it fixes each pair's run id
+before a worker takes it, so a retry after a worker dies resumes the same run and nothing is duplicated. A worker
+that dies (SIGKILL, out of memory, a lost machine) is replaced and its pair retried up to `retries` times, then
+marked failed. Ctrl-C (`interrupt()`, or a KeyboardInterrupt in `run`) cancels the runs in flight; they end
+`cancelled` and a re-run resumes them. `stop_after` runs failing in a row (an endpoint that is down) stop the
+collection with a message naming the endpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from webgen.collect.local import LocalBackend
+from webgen.collect.report import tagged
 from webgen.collect.worker import Job, Result
 from webgen.core.settings import Settings
 from webgen.storage import collections
 from webgen.storage.collections import Entry
 from webgen.storage.store import TrajectoryStore
+
+Message = tuple[Any, ...]
+MEMORY_EVERY_S = 3.0  # sampling the workers' memory reads /proc: about 0.1-0.3 s of CPU on a busy machine
+
+
+class Worker(Protocol):
+    slot: int
+    ready: bool
+    job: Job | None
+
+    def submit(self, job: Job) -> None: ...
+    def cancel(self, run_id: str) -> None: ...
+    def stop(self) -> None: ...  # retire an idle worker cleanly
+    def kill(self) -> None: ...  # now, with everything it started
+    def death(self) -> str: ...  # how a lost worker died, for the pair's error
+
+
+class Backend(Protocol):
+    name: str
+
+    def spawn(self, slot: int) -> Any: ...
+    def poll(self, workers: list[Any], timeout: float) -> list[tuple[Any, Message]]: ...
+    def memory(self, workers: list[Any]) -> dict[int, float]: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -47,6 +67,7 @@ class Stats:
     last_step: float | None = None
     stopped: str | None = None  # why the collection stopped early
     peak_pss_mb: dict[int, float] = field(default_factory=dict)  # worker slot -> peak PSS of its process tree
+    failures: dict[str, int] = field(default_factory=dict)  # failure reason -> runs
 
     @property
     def elapsed(self) -> float:
@@ -64,72 +85,18 @@ class Stats:
         return 60 * (self.steps - 1) / (self.last_step - self.first_step)
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    proc = Path("/proc")
-    for entry in proc.iterdir() if proc.is_dir() else []:
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def _tree(pid: int, tree: dict[int, list[int]]) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(tree.get(current, []))
-    return found
-
-
-def _pss_mb(pid: int) -> float:
-    """Proportional set size (shared pages split between their users), so a pool's numbers add up."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class _Worker:
-    def __init__(self, slot: int, settings: Settings) -> None:
-        parent, child = socket.socketpair()
-        self.slot = slot
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webgen.collect.worker", str(child.fileno())],
-            pass_fds=(child.fileno(),),
-            start_new_session=True,  # no terminal Ctrl-C here, and its process group can be killed whole
-        )
-        child.close()
-        self.conn = Connection(parent.detach())
-        self.conn.send(("settings", settings))
-        self.ready = False
-        self.job: Job | None = None
-        self.descendants: list[int] = []
-
-    def send(self, *message: Any) -> bool:
-        try:
-            self.conn.send(message)
-            return True
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        """Kill it with everything it started (its group, and the children it put in groups of their own)."""
-        for pid in [self.proc.pid, *self.descendants]:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-        self.conn.close()
+def endpoint_stop(results: list[Result]) -> str:
+    """Why a streak of failed runs stops the collection, naming the endpoint when they failed on one."""
+    last = results[-1]
+    endpoints = {(r.endpoint_role, r.endpoint_url) for r in results if r.failure == "endpoint"}
+    if len(endpoints) == 1:
+        role, url = endpoints.pop()
+        return f"the {role} endpoint {url} is down: {len(results)} runs in a row failed on it; last error: {last.error}"
+    return f"{len(results)} runs in a row failed; the last one: {last.error}"
 
 
 class Collector:
-    """Runs the `todo` pairs of a collection on `workers` processes; `on_update(stats)` after each change."""
+    """Runs the `todo` pairs of a collection on `workers` workers; `on_update(stats)` after each change."""
 
     def __init__(
         self,
@@ -140,174 +107,157 @@ class Collector:
         retries: int = 2,
         stop_after: int = 3,
         on_update: Callable[[Stats], None] | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.settings, self.store = settings, store
         self.workers, self.retries, self.stop_after = max(1, workers), retries, stop_after
         self.on_update = on_update or (lambda stats: None)
+        self.backend: Backend = backend or LocalBackend(settings)
         self._interrupted = False
 
     def interrupt(self) -> None:
         self._interrupted = True
 
     def run(self, todo: list[Entry]) -> Stats:
-        stats = Stats(total=len(todo))
-        queue: deque[Entry] = deque(todo)
-        attempts = {e.id: e.attempts for e in todo}
-        entries = {e.id: e for e in todo}
-        pool: list[_Worker] = []
-        streak: list[int] = []  # entries whose runs failed in a row
-        live: set[str] = set()  # runs that reported steps as they went
-        idle_deaths = 0
+        stats = self.stats = Stats(total=len(todo))
+        self._queue: deque[Entry] = deque(todo)
+        self._attempts = {e.id: e.attempts for e in todo}
+        self._entries = {e.id: e for e in todo}
+        self._streak: list[Result] = []  # runs that failed in a row
+        self._live: set[str] = set()  # runs that reported steps as they went
+        self._idle_deaths = 0
+        self.pool: list[Any] = []
         stopping = cancelled_sent = False
         last_sample = 0.0
         try:
-            pool = [_Worker(slot, self.settings) for slot in range(min(self.workers, len(queue)))]
-            while pool:
+            self.pool = [self.backend.spawn(slot) for slot in range(min(self.workers, len(self._queue)))]
+            while self.pool:
                 try:
                     stopping = stopping or self._interrupted or stats.stopped is not None
                     if stopping and not cancelled_sent:
                         cancelled_sent = True
-                        for worker in pool:
+                        for worker in self.pool:
                             if worker.job:
-                                worker.send("cancel", worker.job.run_id)
-                    for worker in list(pool):
-                        if worker.ready and not worker.job and (stopping or not queue):
-                            worker.send("stop")
-                            pool.remove(worker)
-                            self._retire(worker)
-                    if not pool:
+                                worker.cancel(worker.job.run_id)
+                    for worker in list(self.pool):
+                        if worker.ready and not worker.job and (stopping or not self._queue):
+                            self.pool.remove(worker)
+                            worker.stop()
+                    if not self.pool:
                         break
-                    if time.monotonic() - last_sample > 1.0:
+                    if time.monotonic() - last_sample > MEMORY_EVERY_S:
                         last_sample = time.monotonic()
-                        tree = _children()
-                        for worker in pool:
-                            worker.descendants = _tree(worker.proc.pid, tree)[1:]
-                            rss = sum(_pss_mb(pid) for pid in [worker.proc.pid, *worker.descendants])
-                            stats.peak_pss_mb[worker.slot] = max(stats.peak_pss_mb.get(worker.slot, 0.0), rss)
-                    by_conn = {worker.conn: worker for worker in pool}
-                    for conn in wait(list(by_conn), timeout=0.5):
-                        worker = by_conn[conn]
-                        try:
-                            message = conn.recv()
-                        except (EOFError, OSError):
-                            pool.remove(worker)
-                            self._lost(worker, stats, queue, attempts, entries, stopping)
-                            idle_deaths += worker.job is None
-                            if idle_deaths > 2 * self.workers + 2 and not stats.stopped:
-                                code = worker.proc.returncode
-                                stats.stopped = f"workers keep dying before they take a run (exit code {code})"
-                                stopping = True
-                            if queue and not stopping:
-                                pool.append(_Worker(worker.slot, self.settings))
-                            continue
-                        kind = message[0]
-                        if kind == "fatal":
-                            stats.stopped = f"a worker could not start: {message[1]}"
-                            stopping = True
-                            pool.remove(worker)
-                            self._retire(worker)
-                            continue
-                        if kind == "step":
-                            stats.steps += 1
-                            stats.tokens += message[2]
-                            live.add(message[1])
-                            stats.last_step = time.monotonic()
-                            stats.first_step = stats.first_step or stats.last_step
-                        elif kind == "done":
-                            job, worker.job = worker.job, None
-                            result = message[1]
-                            if result.run_id not in live:  # single-shot runs publish no step events
-                                stats.steps += result.steps
-                                stats.tokens += result.tokens
-                            self._done(job, result, stats, streak, entries)
-                        if kind in ("ready", "done"):
-                            worker.ready = True
-                            stopping = stopping or stats.stopped is not None
-                            if queue and not stopping:
-                                worker.job = self._assign(worker, queue.popleft(), attempts)
+                        for slot, size in self.backend.memory(self.pool).items():
+                            stats.peak_pss_mb[slot] = max(stats.peak_pss_mb.get(slot, 0.0), size)
+                    for worker, message in self.backend.poll(list(self.pool), 0.5):
+                        self._handle(worker, message, stopping)
+                        stopping = stopping or stats.stopped is not None
                         self.on_update(stats)
                 except KeyboardInterrupt:
                     if stopping:  # a second Ctrl-C: stop now (the runs in flight stay resumable)
                         raise
                     self._interrupted = True
         finally:
-            for worker in pool:
+            for worker in self.pool:
                 if worker.job:
                     collections.mark(self.store, worker.job.entry_id, "interrupted", "collection stopped")
                     stats.interrupted += 1
                 worker.kill()
+            self.backend.close()
         if self._interrupted and not stats.stopped:
             stats.stopped = "interrupted (Ctrl-C): re-run the same command to resume"
         self.on_update(stats)
         return stats
 
     # -- internals --------------------------------------------------------------------------------
-    def _assign(self, worker: _Worker, entry: Entry, attempts: dict[int, int]) -> Job:
+    def _handle(self, worker: Any, message: Message, stopping: bool) -> None:
+        stats, kind = self.stats, message[0]
+        if kind == "lost":
+            self.pool.remove(worker)
+            self._lost(worker, stopping)
+            self._idle_deaths += worker.job is None
+            if self._idle_deaths > 2 * self.workers + 2 and not stats.stopped:
+                stats.stopped = f"workers keep dying before they take a run ({worker.death()})"
+            elif self._queue and not stopping:
+                self.pool.append(self.backend.spawn(worker.slot))
+            return
+        if kind == "fatal":
+            stats.stopped = f"a worker could not start: {message[1]}"
+            self.pool.remove(worker)
+            worker.kill()
+            return
+        if kind == "step":
+            stats.steps += 1
+            stats.tokens += message[2]
+            self._live.add(message[1])
+            stats.last_step = time.monotonic()
+            stats.first_step = stats.first_step or stats.last_step
+        elif kind == "done":
+            job, worker.job = worker.job, None
+            result: Result = message[1]
+            if result.run_id not in self._live:  # single-shot runs publish no step events
+                stats.steps += result.steps
+                stats.tokens += result.tokens
+            self._done(job, result)
+        if kind in ("ready", "done"):
+            worker.ready = True
+            if self._queue and not stopping and not stats.stopped:
+                self._assign(worker, self._queue.popleft())
+
+    def _assign(self, worker: Any, entry: Entry) -> None:
         run_id = entry.run_id or uuid.uuid4().hex
         collections.take(self.store, entry.id, run_id)
-        attempts[entry.id] = attempts.get(entry.id, 0) + 1
-        job = Job(entry_id=entry.id, task_id=entry.task_id, run_id=run_id, mode=entry.mode)
-        worker.send("job", job)
-        return job
+        self._attempts[entry.id] = self._attempts.get(entry.id, 0) + 1
+        worker.submit(Job(entry_id=entry.id, task_id=entry.task_id, run_id=run_id, mode=entry.mode))
 
-    def _done(
-        self, job: Job | None, result: Result, stats: Stats, streak: list[int], entries: dict[int, Entry]
-    ) -> None:
-        entry = entries[result.entry_id] = entries[result.entry_id].model_copy(update={"run_id": result.run_id})
+    def _done(self, job: Job | None, result: Result) -> None:
+        stats = self.stats
+        entry = self._entries[result.entry_id].model_copy(update={"run_id": result.run_id})
+        self._entries[result.entry_id] = entry
         if job is not None and result.run_id != job.run_id:
             collections.rebind(self.store, entry.id, result.run_id)  # a new run took the pair (worker.run_job)
+        if result.failure:
+            stats.failures[result.failure] = stats.failures.get(result.failure, 0) + 1
         if result.status == "finished":
             collections.mark(self.store, entry.id, "finished", result.error)
             stats.done += 1
-            streak.clear()
+            self._streak.clear()
         elif result.status in ("cancelled", "interrupted"):
-            collections.mark(self.store, entry.id, "interrupted", result.error)
+            collections.mark(self.store, entry.id, "interrupted", tagged(result.failure, result.error))
             stats.interrupted += 1
         else:
-            streak.append(entry.id)
-            collections.mark(self.store, entry.id, "failed", result.error)
+            self._streak.append(result)
+            collections.mark(self.store, entry.id, "failed", tagged(result.failure, result.error))
             stats.failed += 1
-            if len(streak) >= self.stop_after:
-                stats.stopped = f"{len(streak)} runs in a row failed; the last one: {result.error}"
-                for entry_id in streak:  # most likely the endpoint: a re-run resumes them once it is back
-                    collections.mark(self.store, entry_id, "interrupted", result.error)
-                stats.interrupted += len(streak)
-                stats.failed -= len(streak)
-                streak.clear()
+            if len(self._streak) >= self.stop_after:
+                stats.stopped = endpoint_stop(self._streak)
+                for failed in self._streak:  # most likely the endpoint: a re-run resumes them once it is back
+                    collections.mark(self.store, failed.entry_id, "interrupted", tagged(failed.failure, failed.error))
+                stats.interrupted += len(self._streak)
+                stats.failed -= len(self._streak)
+                self._streak.clear()
 
-    def _lost(
-        self,
-        worker: _Worker,
-        stats: Stats,
-        queue: deque[Entry],
-        attempts: dict[int, int],
-        entries: dict[int, Entry],
-        stopping: bool,
-    ) -> None:
+    def _lost(self, worker: Any, stopping: bool) -> None:
         """A worker died: its pair goes back to the queue (same run id: resumed) or, out of retries, fails."""
+        stats = self.stats
+        reason = f"its worker died ({worker.death()})"
         worker.kill()
         stats.workers_lost += 1
         job = worker.job
         if job is None:
             return
-        entry = entries[job.entry_id] = entries[job.entry_id].model_copy(update={"run_id": job.run_id})
-        reason = f"its worker died (exit code {worker.proc.returncode})"
-        if attempts[job.entry_id] > self.retries:
-            collections.mark(self.store, job.entry_id, "failed", reason)
+        entry = self._entries[job.entry_id].model_copy(update={"run_id": job.run_id})
+        self._entries[job.entry_id] = entry
+        if self._attempts[job.entry_id] > self.retries:
+            collections.mark(self.store, job.entry_id, "failed", tagged("crash", reason))
             with contextlib.suppress(Exception):
                 if self.store.get_run(job.run_id).status == "running":
                     self.store.finish_run(job.run_id, "failed", error=reason)
             stats.failed += 1
+            stats.failures["crash"] = stats.failures.get("crash", 0) + 1
         elif stopping:
-            collections.mark(self.store, job.entry_id, "interrupted", reason)
+            collections.mark(self.store, job.entry_id, "interrupted", tagged("crash", reason))
             stats.interrupted += 1
         else:
             stats.retried += 1
-            queue.appendleft(entry)
-
-    def _retire(self, worker: _Worker) -> None:
-        try:
-            worker.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        worker.conn.close()
+            self._queue.appendleft(entry)

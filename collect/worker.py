@@ -1,10 +1,12 @@
 """One collection worker: a process holding ONE session (a site environment and a Chromium) for all its runs.
 
-Started by :mod:`webgen.collect.pool` as ``python -m webgen.collect.worker FD`` in its own session (so a
-terminal's Ctrl-C reaches the coordinator only, which cancels runs cleanly). It talks over a socket on FD with
-pickled tuples. Coordinator -> worker: ``("settings", Settings)`` first, then ``("job", Job)``,
-``("cancel", run_id)`` and ``("stop",)``. Worker -> coordinator: ``("ready", pid)``, ``("fatal", message)``,
-``("step", run_id, tokens)`` and ``("done", Result)``.
+`run_job` (one pair's run: started, resumed or left alone) is shared with the Ray actors of
+:mod:`webgen.collect.ray_backend`. The local backend (:mod:`webgen.collect.local`) starts this module as
+``python -m webgen.collect.worker FD`` in its own session (so a terminal's Ctrl-C reaches the coordinator only,
+which cancels runs cleanly). It talks over a socket on FD with pickled tuples. Coordinator -> worker:
+``("settings", Settings)`` first, then ``("job", Job)``, ``("cancel", run_id)`` and ``("stop",)``.
+Worker -> coordinator: ``("ready", pid)``, ``("fatal", message)``, ``("step", run_id, tokens)`` and
+``("done", Result)``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class Result(BaseModel):
     run_id: str
     status: str  # finished / failed / cancelled / interrupted (the run's status)
     error: str | None = None
+    failure: str | None = None  # why it did not finish (RunOutcome.failure): endpoint, timeout, crash, cancelled
+    endpoint_role: str | None = None  # with failure "endpoint": the role and URL of the endpoint that failed
+    endpoint_url: str | None = None
     steps: int = 0
     tokens: int = 0
 
@@ -96,13 +101,17 @@ def run_job(session: Any, job: Job) -> Result:
             run_id=job.run_id,
             status=run.status,
             error=error,
+            failure=outcome.failure if outcome else None,
+            endpoint_role=outcome.endpoint_role if outcome else None,
+            endpoint_url=outcome.endpoint_url if outcome else None,
             steps=store.next_index(job.run_id),
             tokens=run.tokens_prompt + run.tokens_completion,
         )
     except RunCrashed as exc:
-        return Result(entry_id=job.entry_id, run_id=job.run_id, status="failed", error=exc.message)
+        return Result(entry_id=job.entry_id, run_id=job.run_id, status="failed", error=exc.message, failure="crash")
     except Exception as exc:  # noqa: BLE001 - reported to the coordinator, which marks the pair
-        return Result(entry_id=job.entry_id, run_id=job.run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        return Result(entry_id=job.entry_id, run_id=job.run_id, status="failed", error=error, failure="crash")
 
 
 def serve(conn: Connection) -> None:

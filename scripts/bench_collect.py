@@ -2,20 +2,27 @@
 
 Every model is scripted through the fake server: the coder answers in `--coder-latency` s (1 s), the judge in
 `--judge-latency` s (0.5 s). Each worker is a real session (build worker + Chromium). Prints one JSON object:
-steps/min per pool size, the speed-up over 1 worker, and the peak memory (PSS of each worker's process tree).
+steps/min per pool size, the speed-up over 1 worker, the peak memory (PSS of each worker's process tree), and
+where the time goes: the median seconds of each stage of a step (from the stored steps) and the CPU seconds
+our processes used per step (sampled from /proc), which bounds what N workers can do on this machine's cores.
 
-Usage: .venv/bin/python scripts/bench_collect.py [--tasks 8] [--workers 4] [--max-steps 3]
+Usage: .venv/bin/python scripts/bench_collect.py [--tasks 8] [--workers 4] [--max-steps 3] [--backend local|ray]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from webgen.agent.fake_server import FakeLLMServer
+from webgen.collect import procs
 from webgen.collect.pool import Collector
 from webgen.core.env import apply_offline_env
 from webgen.core.settings import ModelEndpoint, Settings
@@ -29,6 +36,7 @@ PAGE = (
     "<p>A page with enough words to count as content.</p><button>Go</button></main>;\n}\n"
     "</boltAction></boltArtifact>"
 )
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def rules(coder_s: float, judge_s: float) -> list[dict]:
@@ -45,7 +53,62 @@ def rules(coder_s: float, judge_s: float) -> list[dict]:
     ]
 
 
-def measure(base: Settings, url: str, home: Path, workers: int, tasks: int) -> dict:
+class CpuMeter:
+    """CPU seconds used by the processes under `root` (ours, not the other users of the machine): the most
+    seen of each process's user+system time, sampled every `every` s, summed."""
+
+    def __init__(self, root: int, every: float = 0.25) -> None:
+        self.root, self.every = root, every
+        self.seen: dict[procs.Proc, float] = {}
+        self.timeline: list[tuple[float, float]] = []  # (time.monotonic(), CPU seconds so far)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            for proc in procs.tree(self.root)[1:]:  # not the coordinator's own process (the fake server is in it)
+                try:
+                    fields = Path(f"/proc/{proc[0]}/stat").read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                self.seen[proc] = max(self.seen.get(proc, 0.0), (int(fields[11]) + int(fields[12])) / TICK)
+            self.timeline.append((time.monotonic(), self.seconds))
+
+    def __enter__(self) -> CpuMeter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+    def at(self, moment: float) -> float:
+        """CPU seconds used up to `moment` (the last sample before it)."""
+        return max((total for t, total in self.timeline if t <= moment), default=0.0)
+
+
+def stage_medians(store: TrajectoryStore) -> dict[str, float]:
+    """The median seconds of each stage of a step, and of the loop's own time per run: its wall time (started
+    to finished) less its steps' stages (setting the run up, checkpoints, recording, selecting the best step)."""
+    stages: dict[str, list[float]] = {}
+    for run in store.list_runs():
+        staged = 0.0
+        for step in store.steps(run.id):
+            for stage, seconds in step.latency.items():
+                if isinstance(seconds, int | float):
+                    stages.setdefault(stage, []).append(float(seconds))
+                    staged += float(seconds)
+        if run.finished_at is not None:
+            wall = (run.finished_at - run.started_at).total_seconds()
+            stages.setdefault("run_overhead_outside_stages", []).append(wall - staged)
+    return {stage: round(statistics.median(values), 2) for stage, values in sorted(stages.items())}
+
+
+def measure(base: Settings, url: str, home: Path, workers: int, tasks: int, backend: str) -> dict:
     endpoints = {
         r: ModelEndpoint(base_url=url, model=r, timeout_s=30, max_retries=0) for r in ("coder", "judge", "gui")
     }
@@ -56,6 +119,11 @@ def measure(base: Settings, url: str, home: Path, workers: int, tasks: int) -> d
             **endpoints,
         }
     )
+    chosen = None
+    if backend == "ray":
+        from webgen.collect.ray_backend import RayBackend
+
+        chosen = RayBackend(cfg, num_cpus=workers)
     with TrajectoryStore(cfg.resolved_database_url) as store:
         ids = [
             store.ensure_task(TaskIn(source="bench", external_id=str(i), instruction=f"A one-page site {i}")).id
@@ -63,7 +131,9 @@ def measure(base: Settings, url: str, home: Path, workers: int, tasks: int) -> d
         ]
         collections.plan(store, "bench", ids, 1, "agent")
         todo = collections.todo(store, "bench", ids, 1)
-        stats = Collector(cfg, store, workers=workers, retries=0).run(todo)
+        with CpuMeter(os.getpid()) as cpu:
+            stats = Collector(cfg, store, workers=workers, retries=0, backend=chosen).run(todo)
+        stages = stage_medians(store)
     return {
         "workers": workers,
         "runs_finished": stats.done,
@@ -72,6 +142,15 @@ def measure(base: Settings, url: str, home: Path, workers: int, tasks: int) -> d
         "steps_per_minute": round(stats.steps_per_minute, 1),
         "steady_steps_per_minute": round(stats.steady_steps_per_minute, 1),  # first to last step: no start-up
         "peak_pss_mb_per_worker": [round(v) for v in stats.peak_pss_mb.values()],
+        "stage_median_s": stages,
+        "cpu_s_total": round(cpu.seconds, 1),
+        "cpu_s_before_first_step": round(cpu.at(stats.first_step or 0.0), 1),  # the workers' start-up, mostly
+        # from the first recorded step to the last: what a step costs once the workers are up
+        "cpu_s_per_steady_step": (
+            round((cpu.at(stats.last_step) - cpu.at(stats.first_step)) / (stats.steps - 1), 2)
+            if stats.first_step and stats.last_step and stats.steps > 1
+            else None
+        ),
     }
 
 
@@ -82,17 +161,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=3)
     parser.add_argument("--coder-latency", type=float, default=1.0)
     parser.add_argument("--judge-latency", type=float, default=0.5)
+    parser.add_argument("--backend", choices=("local", "ray"), default="local")
     args = parser.parse_args(argv)
     apply_offline_env()
     base = Settings().updated(agent={"max_steps": args.max_steps}, site={"page_timeout_s": 5.0})
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, FakeLLMServer(rules(args.coder_latency, args.judge_latency)) as server:
-        one = measure(base, server.base_url, Path(tmp), 1, args.tasks)
-        many = measure(base, server.base_url, Path(tmp), args.workers, args.tasks)
+        one = measure(base, server.base_url, Path(tmp), 1, args.tasks, args.backend)
+        many = measure(base, server.base_url, Path(tmp), args.workers, args.tasks, args.backend)
+    cores = len(os.sched_getaffinity(0))
+    per_step = 60 / one["steady_steps_per_minute"] if one["steady_steps_per_minute"] else None
+    cpu = many["cpu_s_per_steady_step"]
     result = {
+        "backend": args.backend,
         "tasks": args.tasks,
         "max_steps": args.max_steps,
         "coder_latency_s": args.coder_latency,
         "judge_latency_s": args.judge_latency,
+        "cores": cores,
+        "load_average_1min": round(os.getloadavg()[0], 1),  # other users of the machine make every number worse
         "baseline_1_worker": one,
         f"pool_{args.workers}_workers": many,
         "speedup": round(many["steps_per_minute"] / one["steps_per_minute"], 2) if one["steps_per_minute"] else None,
@@ -101,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
             if one["steady_steps_per_minute"]
             else None
         ),
+        # the most N workers can give once started, with every core doing nothing but our steps: the wall time
+        # of a step with one worker over the CPU seconds a step costs spread on the cores (capped at N)
+        "cpu_bound_speedup_limit": (
+            round(min(args.workers, per_step / (cpu / cores)), 2) if per_step and cpu else None
+        ),
+        "bench_seconds": round(time.monotonic() - started),
     }
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0

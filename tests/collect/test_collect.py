@@ -182,7 +182,12 @@ def test_an_endpoint_that_is_down_stops_the_collection_naming_it(tmp_path: Path)
         collect.args[collect.args.index("--workers") + 1] = "1"
         collect.args[collect.args.index("--max-steps") + 1] = "4"  # a run fails on the 3rd failed call in a row
         output = collect(code=1)
-    assert "3 runs in a row failed" in output and dead in output
+    assert f"the coder endpoint {dead} is down: 3 runs in a row failed on it" in output
     entries = collect.entries()
     assert sum(e.run_id is not None for e in entries) == 3  # not all 6: it stopped
     assert not any(r.status == "running" for r in collect.runs())
+    status = subprocess.run(
+        [sys.executable, "-m", "webgen", "collect", "status", "c"], env=collect.env, capture_output=True, text=True
+    )
+    assert status.returncode == 0 and "interrupted=3" in status.stdout and "pending=3" in status.stdout
+    assert "not finished, by reason: endpoint 3" in status.stdout and dead in status.stdout

@@ -1,5 +1,5 @@
-"""`webgen collect TASKS.jsonl | --source NAME ...` (a batch collection on a local process pool) and
-`webgen collect status NAME`.
+"""`webgen collect TASKS.jsonl | --source NAME ...` (a batch collection on local worker processes, or on Ray
+actors with `--backend ray`) and `webgen collect status NAME`.
 
 Exit codes: 0 every pair finished; 1 some pairs failed, or the collection stopped (an endpoint down); 2 bad
 input or setup; 130 interrupted (re-run the same command to resume).
@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -24,6 +25,11 @@ class Mode(StrEnum):
     single_shot = "single-shot"
 
 
+class BackendName(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 def collect(
     target: Annotated[
         str | None, typer.Argument(metavar="TASKS.jsonl|status", help="a tasks file, or `status NAME`")
@@ -34,14 +40,21 @@ def collect(
     limit: Annotated[int | None, typer.Option(min=1, help="at most this many tasks")] = None,
     mode: Annotated[Mode, typer.Option(help="agent or single-shot")] = Mode.agent,
     rollouts: Annotated[int, typer.Option("--rollouts", "-G", min=1, help="independent runs per task")] = 1,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker processes")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="workers (each one session)")] = 1,
     name: Annotated[str | None, typer.Option("--name", help="collection name (default: SOURCE-MODE)")] = None,
     retries: Annotated[int, typer.Option(min=0, help="attempts after a worker dies, per pair")] = 2,
     retry_failed: Annotated[bool, typer.Option(help="also run again the pairs that failed")] = False,
     max_steps: Annotated[int | None, typer.Option(min=1, help="override agent.max_steps")] = None,
     stop_after: Annotated[int, typer.Option(min=1, help="stop after this many runs fail in a row")] = 3,
+    backend: Annotated[
+        BackendName, typer.Option(help="local: worker processes here; ray: Ray actors (the `dist` extra)")
+    ] = BackendName.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="with --backend ray: `auto`, HOST:PORT or ray://HOST:PORT (default: a Ray of our own here)"),
+    ] = None,
 ) -> None:
-    """Collect runs of many tasks (G rollouts each) on N worker processes into the store, as a named collection.
+    """Collect runs of many tasks (G rollouts each) on N workers into the store, as a named collection.
     Re-running the same command skips the finished pairs and resumes the interrupted ones."""
     if target == "status":
         if not status_name:
@@ -56,6 +69,7 @@ def collect(
     cfg = load_settings()
     if max_steps is not None:
         cfg = cfg.updated(agent={"max_steps": max_steps})
+    _check_backend(cfg, backend, ray_address)
     tasks_file = Path(target) if target else None
     if tasks_file is not None and not tasks_file.is_file():
         raise fail(f"no tasks file {tasks_file}")
@@ -75,15 +89,18 @@ def collect(
         collections.plan(store, name, task_ids, rollouts, mode.value)
         todo = collections.todo(store, name, task_ids, rollouts, retry_failed=retry_failed)
         total = len(task_ids) * rollouts
+        where = "processes" if backend is BackendName.local else "Ray actors"
+        where += f" at {ray_address}" if ray_address else ""
         console.print(
             f"collection {name}: {len(tasks)} task(s) x {rollouts} rollout(s); {total - len(todo)} done already, "
-            f"{len(todo)} to run on {min(workers, max(1, len(todo)))} worker(s)"
+            f"{len(todo)} to run on {min(workers, max(1, len(todo)))} worker(s) ({where})",
+            highlight=False,
         )
         if not todo:
             _table(store, name)
             return None
         try:
-            stats = _run(cfg, store, todo, workers, retries, stop_after)
+            stats = _run(cfg, store, todo, workers, retries, stop_after, backend, ray_address)
         except KeyboardInterrupt:
             raise fail("interrupted; re-run the same command to resume", EXIT_INTERRUPTED) from None
         _table(store, name, stats)
@@ -98,7 +115,59 @@ def collect(
     return None
 
 
-def _run(cfg, store, todo, workers: int, retries: int, stop_after: int):
+def _check_backend(cfg, backend: BackendName, address: str | None) -> None:
+    """Bad combinations are refused before anything starts: workers on other machines need Postgres."""
+    if address is not None and backend is not BackendName.ray:
+        raise fail("--ray-address needs --backend ray")
+    if backend is not BackendName.ray:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise fail("--backend ray needs Ray: install webgen[dist]")
+    from webgen.collect.ray_backend import check_reachable, needs_shared_store
+    from webgen.graph.checkpoints import checkpoint_target
+
+    if not needs_shared_store(address):
+        return
+    if not cfg.resolved_database_url.startswith("postgresql"):
+        raise fail(
+            f"--ray-address {address}: workers on other machines need the store on PostgreSQL, not "
+            f"{cfg.resolved_database_url.split(':', 1)[0]}; set WEBGEN_DATABASE_URL=postgresql+psycopg://..."
+        )
+    if not checkpoint_target(cfg).startswith("postgresql://"):
+        raise fail(
+            f"--ray-address {address}: workers on other machines need the checkpoints on PostgreSQL; "
+            "unset WEBGEN_CHECKPOINT_URL (they then go to the store's database) or make it postgresql://..."
+        )
+    try:
+        check_reachable(address)
+    except (ConnectionError, ValueError) as exc:
+        raise fail(f"cannot reach Ray at {address}: {exc}") from exc
+    for role in ("coder", "judge", "gui"):
+        url = getattr(cfg, role).base_url
+        if (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1"):
+            console.print(
+                f"[yellow]warning:[/] the {role} endpoint {url} is on loopback: workers on other machines "
+                "cannot reach it",
+                highlight=False,
+            )
+
+
+def _backend(cfg, backend: BackendName, address: str | None, workers: int):
+    if backend is BackendName.local:
+        return None  # the collector's default: local processes
+    try:
+        from webgen.collect.ray_backend import RayBackend
+
+        return RayBackend(cfg, address=address, num_cpus=workers)
+    except ImportError as exc:
+        raise fail("--backend ray needs Ray: install webgen[dist]") from exc
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise fail(f"cannot start or reach Ray{f' at {address}' if address else ''}: {exc}") from exc
+
+
+def _run(cfg, store, todo, workers: int, retries: int, stop_after: int, backend: BackendName, address: str | None):
     from webgen.collect.pool import Collector
 
     columns = (
@@ -120,56 +189,54 @@ def _run(cfg, store, todo, workers: int, retries: int, stop_after: int):
             )
             progress.update(bar, completed=stats.done + stats.failed + stats.interrupted, info=info)
 
-        collector = Collector(cfg, store, workers=workers, retries=retries, stop_after=stop_after, on_update=update)
+        chosen = _backend(cfg, backend, address, min(workers, len(todo)))
+        collector = Collector(
+            cfg, store, workers=workers, retries=retries, stop_after=stop_after, on_update=update, backend=chosen
+        )
         return collector.run(todo)
 
 
-def _table(store, name: str, stats=None) -> None:
-    from webgen.storage import collections
+def _table(store, name: str, stats=None, status=None) -> None:
+    from webgen.collect.report import collection_status
 
-    entries = collections.entries(store, name)
+    status = status or collection_status(store, name)
     table = Table("status", "pairs", "runs", "steps", "tokens", title=f"collection {name}")
-    by_status: dict[str, list] = {}
-    for entry in entries:
-        by_status.setdefault(entry.status, []).append(entry)
-    for status in ("finished", "failed", "interrupted", "running", "pending"):
-        group = by_status.get(status, [])
-        if not group:
-            continue
-        runs = [store.get_run(e.run_id) for e in group if e.run_id and _exists(store, e.run_id)]
-        steps = sum(store.next_index(r.id) for r in runs)
-        tokens = sum(r.tokens_prompt + r.tokens_completion for r in runs)
-        table.add_row(status, str(len(group)), str(len(runs)), str(steps), str(tokens))
+    for row in status.rows:
+        table.add_row(row.status, str(row.pairs), str(row.runs), str(row.steps), str(row.tokens))
     console.print(table)
     if stats is not None:
         peak = max(stats.peak_pss_mb.values(), default=0.0)
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.failures.items()))
         console.print(
             f"this invocation: {stats.done} finished, {stats.failed} failed, {stats.interrupted} interrupted, "
             f"{stats.steps} steps in {stats.elapsed:.0f} s ({stats.steps_per_minute:.1f} steps/min), "
             f"{stats.tokens} tokens, {stats.retried} retried after {stats.workers_lost} worker(s) died, "
-            f"peak worker memory {peak:.0f} MB",
+            f"peak worker memory {peak:.0f} MB" + (f"; runs not finished: {reasons}" if reasons else ""),
             highlight=False,
         )
 
 
-def _exists(store, run_id: str) -> bool:
-    from webgen.storage.store import StoreError
-
-    try:
-        store.get_run(run_id)
-        return True
-    except StoreError:
-        return False
-
-
 def _status(name: str) -> None:
     from webgen.cli.build import open_store
+    from webgen.collect.report import collection_status
     from webgen.storage import collections
 
     with open_store(load_settings()) as store:
         if not collections.entries(store, name):
             known = ", ".join(collections.names(store)) or "none"
             raise fail(f"no collection {name} (collections: {known})")
-        _table(store, name)
+        status = collection_status(store, name)
+        _table(store, name, status=status)
         counts = collections.summary(store, name)
         console.print(" ".join(f"{k}={v}" for k, v in counts.items()), highlight=False)
+        if status.reasons:
+            console.print(
+                "not finished, by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(status.reasons.items())),
+                highlight=False,
+            )
+            problems = Table("task", "rollout", "status", "attempts", "reason", "error", title="pairs not finished")
+            for p in status.problems[:20]:
+                problems.add_row(p.task, str(p.rollout), p.status, str(p.attempts), p.reason, p.error[:200])
+            console.print(problems)
+            if len(status.problems) > 20:
+                console.print(f"... and {len(status.problems) - 20} more", highlight=False)
