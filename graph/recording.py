@@ -134,13 +134,30 @@ def backtrack(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     return {"history": state["history"][:2], "parent": None}
 
 
+def dead_endpoint(state: AgentState | dict[str, Any], deps: Deps) -> tuple[str, int] | None:
+    """(role, failed calls in a row) when an endpoint is to blame for the run: it failed more than
+    `agent.restart_limit` calls in a row (the loop gave up), or it failed on every step of the run (a run of
+    `max_steps <= restart_limit` steps ends without giving up, with nothing but failed calls)."""
+    outages = state.get("outages") or {}
+    if not outages:
+        return None
+    role, count = max(outages.items(), key=lambda item: item[1])
+    steps = len(state.get("steps") or [])
+    if count > deps.settings.agent.restart_limit or (steps and count >= steps):
+        return role, count
+    return None
+
+
 def _stop_reason(state: AgentState, deps: Deps) -> str | None:
     """Why the run ends early, if it does: an endpoint that keeps failing, a cancel, or the time limit."""
-    if _gave_up(state, deps):
-        role, count = max((state.get("outages") or {}).items(), key=lambda item: item[1])
+    dead = dead_endpoint(state, deps)
+    if dead:
+        role, count = dead
         endpoint = getattr(deps.settings, role if role in ("coder", "judge", "gui") else "coder").base_url
+        gave_up = count > deps.settings.agent.restart_limit
+        how = f"{count} times in a row" if gave_up else f"on every step ({count} calls)"
         return (
-            f"the {role} endpoint {endpoint} failed {count} times in a row; last error: {state.get('outage_error')}. "
+            f"the {role} endpoint {endpoint} failed {how}; last error: {state.get('outage_error')}. "
             "Fix the endpoint, then continue with `webgen build --resume RUN_ID`"
         )
     if deps.cancelled.is_set():
@@ -162,7 +179,7 @@ def select_best(state: AgentState, runtime: Runtime[Deps]) -> dict[str, Any]:
     if reason == "cancelled":
         status = "cancelled"
     else:
-        status = "failed" if reason and (_gave_up(state, deps) or not good) else "finished"
+        status = "failed" if reason and (dead_endpoint(state, deps) or not good) else "finished"
     best_index = best.index if best else None
     deps.store.finish_run(state["run_id"], status, best_step=best_index, error=reason)
     site = Path(state["site"])

@@ -51,7 +51,17 @@ def _single_shot(deps: Deps, task: Task, run_id: str) -> RunOutcome:
         deps.store.add_step(run_id, record.model_copy(update={"base_snapshot_id": base, "snapshot_id": base}))
         deps.store.finish_run(run_id, "failed", best_step=0, error=error)
         deps.emit(events.Finished(run_id=run_id, status="failed", best_step=0, error=error, site=site))
-        return RunOutcome(run_id=run_id, status="failed", best_step=0, steps=1, site=site, error=error)
+        return RunOutcome(
+            run_id=run_id,
+            status="failed",
+            best_step=0,
+            steps=1,
+            site=site,
+            error=error,
+            failure="endpoint",
+            endpoint_role="coder",
+            endpoint_url=deps.settings.coder.base_url,
+        )
     latency = {"generate": time.monotonic() - started}
     parsed = parse_response(completion.text)
     evaluation = StepEvaluation(applied=evaluator.apply(workspace, parsed.files))
