@@ -98,6 +98,7 @@ def _register_subcommands() -> None:
     from webgen.cli.db import db_app
     from webgen.cli.eval_cmd import eval_
     from webgen.cli.render_cmd import render
+    from webgen.cli.train_cmd import train_app
     from webgen.cli.ui_cmd import ui
 
     app.add_typer(db_app, name="db")
@@ -107,6 +108,7 @@ def _register_subcommands() -> None:
     app.command(name="collect")(collect)
     app.command(name="eval")(eval_)
     app.command(name="ui")(ui)
+    app.add_typer(train_app, name="train")
 
 
 _register_subcommands()

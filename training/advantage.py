@@ -1,0 +1,81 @@
+"""Step-GRPO advantages (WebGen-Agent, ARCHITECTURE §7): pure functions, no trainer state.
+
+A group is ``group_size`` consecutive samples (the rollouts of one instruction). All their step rewards are
+pooled into R; step j of sample i gets ``(r_ij - mean(R)) / (std(R) + eps)`` with the unbiased std, as in the
+published ``compute_step_level_grpo_advantage``. A group with a single score uses mean 0 and std 1. A step
+whose reward is None or NaN (unscorable: the judge was down) is left out of R and gets advantage 0, as does
+every step of a group with no score at all.
+
+:func:`token_advantages` broadcasts step advantages onto tokens through a per-token step-id map, in which
+``FEEDBACK`` (-1) marks environment tokens (advantage 0; they are masked from the loss anyway).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["EPS", "FEEDBACK", "group_advantages", "group_stats", "token_advantages"]
+
+EPS = 1e-6
+FEEDBACK = -1
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def group_stats(rewards: Sequence[float | None]) -> tuple[float, float] | None:
+    """(mean, std) of the scores in ``rewards`` (None/NaN left out): unbiased std; (0, 1) for a single score;
+    None when there is no score."""
+    scores = [float(r) for r in rewards if _finite(r)]
+    if not scores:
+        return None
+    if len(scores) == 1:
+        return 0.0, 1.0
+    mean = sum(scores) / len(scores)
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1))
+    return mean, std
+
+
+def group_advantages(
+    step_rewards: Sequence[Sequence[float | None]], group_size: int, *, eps: float = EPS
+) -> list[list[float]]:
+    """Per-step advantages of each sample; samples come in contiguous groups of ``group_size``."""
+    if group_size < 1:
+        raise ValueError(f"group_size must be at least 1, not {group_size}")
+    if len(step_rewards) % group_size:
+        raise ValueError(f"{len(step_rewards)} samples do not split into groups of {group_size}")
+    out: list[list[float]] = []
+    for start in range(0, len(step_rewards), group_size):
+        group = step_rewards[start : start + group_size]
+        stats = group_stats([r for sample in group for r in sample])
+        for sample in group:
+            if stats is None:
+                out.append([0.0] * len(sample))
+                continue
+            mean, std = stats
+            out.append([(float(r) - mean) / (std + eps) if _finite(r) else 0.0 for r in sample])  # type: ignore[arg-type]
+    return out
+
+
+def token_advantages(
+    step_ids: Sequence[Sequence[int]], advantages: Sequence[Sequence[float]], length: int | None = None
+) -> torch.Tensor:
+    """A (B, T) float tensor: token t of sample b gets ``advantages[b][step_ids[b][t]]``; ``FEEDBACK`` tokens and
+    the right padding (up to ``length``, default the longest map) get 0."""
+    if len(step_ids) != len(advantages):
+        raise ValueError(f"{len(step_ids)} step-id maps for {len(advantages)} samples")
+    width = max((len(ids) for ids in step_ids), default=0) if length is None else length
+    out = torch.zeros(len(step_ids), width, dtype=torch.float32)
+    for row, (ids, values) in enumerate(zip(step_ids, advantages, strict=True)):
+        if len(ids) > width:
+            raise ValueError(f"sample {row} has {len(ids)} tokens, more than the width {width}")
+        table = torch.tensor([0.0, *values], dtype=torch.float32)  # index 0 is FEEDBACK
+        index = torch.tensor(ids, dtype=torch.long) + 1
+        if index.numel() and (index.min() < 0 or index.max() >= table.numel()):
+            raise ValueError(f"sample {row} names a step it has no advantage for")
+        out[row, : len(ids)] = table[index]
+    return out
