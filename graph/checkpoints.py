@@ -57,6 +57,20 @@ def serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(allowed_msgpack_modules=allowed)
 
 
+_SETUP_LOCK_KEY = 0x77656267656E  # "webgen": one advisory lock for creating the checkpoint tables
+
+
+def _setup_postgres(saver: typing.Any) -> None:
+    """Create or migrate the checkpoint tables under a Postgres advisory lock: workers on several machines
+    starting at once would otherwise race on CREATE TABLE (a duplicate pg_type key error)."""
+    with saver.conn.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+        try:
+            saver.setup()
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+
+
 @contextlib.contextmanager
 def checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
     target = checkpoint_target(settings)
@@ -65,7 +79,7 @@ def checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
 
         with PostgresSaver.from_conn_string(target) as saver:
             saver.serde = serializer()
-            saver.setup()
+            _setup_postgres(saver)
             yield saver
         return
     Path(target).parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import posixpath
 import re
 import secrets
 import shutil
+import tempfile
 import threading
 import urllib.parse
 from http import HTTPStatus
@@ -134,6 +135,7 @@ class PreviewServer:
         root.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.token = secrets.token_urlsafe(24)
+        self._add_lock = threading.Lock()
         self._server = _PreviewHTTPServer(host, root, self.token)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webgen-preview", daemon=True
@@ -164,9 +166,14 @@ class PreviewServer:
     def add(self, run_id: str, step: int, dist: Path) -> None:
         """Copy a built site's `dist/` as the preview of (run, step)."""
         target = self.root / run_id / str(step)
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(dist, target, symlinks=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{step}-", dir=target.parent))
+        shutil.copytree(dist, staging / "site", symlinks=False)  # two events may add the same step at once
+        with self._add_lock:
+            if target.exists():
+                shutil.rmtree(target)
+            (staging / "site").rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
 
     def start(self) -> PreviewServer:
         self._thread.start()
