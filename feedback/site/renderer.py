@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import time
 import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-from PIL import Image
 
 from webgen.core.settings import SiteSettings
 from webgen.core.types import PageVisit
@@ -30,7 +27,7 @@ from webgen.feedback.site.page_limits import MemoryWatch, find_process, kill
 from webgen.feedback.site.page_session import CONTENT_JS, Bucket, Session, is_closed_error, normalize_route
 
 log = logging.getLogger(__name__)
-__all__ = ["Renderer", "crop_top", "normalize_route"]
+__all__ = ["Renderer", "normalize_route"]
 _CLOSE_S = 5.0  # a context that takes longer to close than this is given up with its browser
 _MAX_CRASHES = 2  # crashed pages in one visit before the remaining routes are skipped
 _REUSE_VISITS = 200  # visits one context serves before a fresh one (whatever a page leaves behind is bounded)
@@ -275,14 +272,6 @@ class Renderer:
             links=[normalize_route(link) for link in stats.pop("links")],
             **stats,
         )
-
-
-def crop_top(png: bytes, width: int, height: int) -> bytes:
-    """The top `width`×`height` of a PNG, as PNG (fast compression: these are working screenshots)."""
-    with Image.open(io.BytesIO(png)) as image:
-        out = io.BytesIO()
-        image.crop((0, 0, min(width, image.width), min(height, image.height))).save(out, "PNG", compress_level=1)
-    return out.getvalue()
 
 
 def _skipped(base_url: str, route: str, cause: str) -> PageVisit:

@@ -35,16 +35,23 @@ function confine(root, allow) {
     }
     return roots.some((r) => real.startsWith(r)) || real + path.sep === roots[0];
   };
+  // The hook runs only for ids outside those folders (a filter the bundler applies without calling into JS):
+  // the thousands of modules under node_modules cost nothing. Inside it, symlinks are resolved again.
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const under = roots.map((r) => new RegExp(`^${escape(r)}`));
   return {
     name: "webgen-confine",
     enforce: "pre",
-    load(id) {
-      if (id.startsWith("\0") || id.startsWith("virtual:")) return null;
-      const file = id.split("?")[0];
-      if (path.isAbsolute(file) && !inside(file)) {
-        throw new Error(`import of ${file} is outside the project folder`);
-      }
-      return null;
+    load: {
+      filter: { id: { exclude: under } },
+      handler(id) {
+        if (id.startsWith("\0") || id.startsWith("virtual:")) return null;
+        const file = id.split("?")[0];
+        if (path.isAbsolute(file) && !inside(file)) {
+          throw new Error(`import of ${file} is outside the project folder`);
+        }
+        return null;
+      },
     },
   };
 }
@@ -100,7 +107,9 @@ function rewriteBarrelImports() {
   return {
     name: "webgen-barrels",
     enforce: "pre",
-    transform(code, id) {
+    transform: {
+      filter: { id: { include: /\.[jt]sx?(\?|$)/, exclude: /node_modules/ } },
+      handler(code, id) {
       if (id.includes("node_modules") || !/\.[jt]sx?$/.test(id.split("?")[0])) return null;
       let changed = false;
       const out = code.replace(pattern, (whole, names, source) => {
@@ -119,6 +128,7 @@ function rewriteBarrelImports() {
         return parts.join(" ");
       });
       return changed ? { code: out, map: null } : null;
+      },
     },
   };
 }
