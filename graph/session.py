@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -46,6 +47,8 @@ from webgen.storage.values import Task, TaskIn
 Mode = Literal["agent", "single-shot"]
 logger = logging.getLogger(__name__)
 _SNAPSHOT_ID = re.compile(r"^[0-9a-zA-Z_-]{8,128}$")
+#: built step sites kept under `<home>/step-sites/` (each is one `dist/`, typically under 1 MB)
+STEP_SITES_KEPT = 200
 
 
 class StepSiteError(RuntimeError):
@@ -175,7 +178,8 @@ class Session:
     def build_step(self, run_id: str, index: int) -> Path:
         """The built site (a `dist/` folder) of a stored step: its files restored into a scratch folder and built
         with this session's site environment, cached under `<home>/step-sites/<snapshot id>/` (steps with the same
-        files share it). StoreError: no such step, or no files; StepSiteError: the site does not build.
+        files share it; the `STEP_SITES_KEPT` most recently used are kept). StoreError: no such step, or no files;
+        StepSiteError: the site does not build.
         The environment does one thing at a time: do not call this while a run uses the same environment."""
         step = self.store.get_step(run_id, index)
         snapshot = step.snapshot_id or step.base_snapshot_id
@@ -184,6 +188,8 @@ class Session:
         root = self.settings.home / "step-sites"
         dist = root / snapshot / "dist"
         if (dist / "index.html").is_file():
+            with contextlib.suppress(OSError):
+                os.utime(dist.parent)  # most recently used: pruned last
             return dist
         with self._lock:
             failed = self._failed_builds.get(snapshot)
@@ -209,6 +215,7 @@ class Session:
             except OSError:  # built meanwhile by another session: keep that one
                 if not (dist / "index.html").is_file():
                     raise
+            prune_step_sites(root, keep=STEP_SITES_KEPT)
             return dist
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -278,3 +285,18 @@ class Session:
         finally:
             for client in clients.values():
                 client.close()
+
+
+def prune_step_sites(root: Path, *, keep: int) -> int:
+    """Remove all but the `keep` most recently used built step sites under `root` (by folder mtime, which
+    `Session.build_step` refreshes on use); scratch `build-*` folders of builds in flight are left alone.
+    Returns how many were removed. A preview already copied elsewhere is not affected."""
+    try:
+        names = [p for p in root.iterdir() if _SNAPSHOT_ID.match(p.name) and not p.name.startswith("build-")]
+        sites = [p for p in names if p.is_dir()]
+    except OSError:
+        return 0
+    sites.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in sites[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return max(0, len(sites) - keep)

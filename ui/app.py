@@ -41,7 +41,7 @@ def _ui(world: UIWorld, request: gr.Request) -> UISession:
 def _conversations(world: UIWorld, current: str | None = None) -> Any:
     """The past conversations' picker: title, when it last ran and how its last run ended (newest first)."""
     choices = [
-        (f"{c.title} · {c.updated_at:%Y-%m-%d %H:%M} · {c.status} · {c.runs} run(s)", c.id)
+        (f"{c.title} · {c.updated_at:%Y-%m-%d %H:%M} UTC · {c.status} · {c.runs} run(s)", c.id)
         for c in list_conversations(world.store)
     ]
     return gr.update(choices=choices, value=current if current in {cid for _, cid in choices} else None)

@@ -118,3 +118,16 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it(run_loop) 
     assert outcome.status == "finished" and [s.kind for s in store.steps(orphan)] == ["edit", "finish"]
     session.cancel(orphan)  # not running: ignored, so a later resume is not stopped by a stale flag
     assert session.resume(orphan).status == "finished"
+
+
+def test_step_sites_keep_only_the_most_recently_used(tmp_path: Path) -> None:
+    from webgen.graph.session import prune_step_sites
+
+    for i, name in enumerate(["aaaaaaaa01", "aaaaaaaa02", "aaaaaaaa03", "aaaaaaaa04"]):
+        (tmp_path / name / "dist").mkdir(parents=True)
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    (tmp_path / "build-inflight").mkdir()  # a build in flight is never pruned
+    os.utime(tmp_path / "build-inflight", (1, 1))
+    assert prune_step_sites(tmp_path, keep=2) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aaaaaaaa03", "aaaaaaaa04", "build-inflight"]
+    assert prune_step_sites(tmp_path / "missing", keep=2) == 0
