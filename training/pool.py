@@ -153,6 +153,11 @@ class EvaluatorPool:
         self._workers.clear()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
+    def clear_screenshots(self) -> None:
+        """Delete the screenshots earlier jobs wrote under the scratch folder (``<scratch>/shots``). Call it once
+        their results are stored (the store keeps the screenshots' bytes): a long run then holds only one batch."""
+        shutil.rmtree(self.scratch / "shots", ignore_errors=True)
+
     def __enter__(self) -> EvaluatorPool:
         return self
 

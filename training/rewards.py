@@ -77,6 +77,7 @@ class PoolReward:
         log_extra: Any = None,
         **_: Any,
     ) -> list[float | None]:
+        self.pool.clear_screenshots()  # the last batch is stored, screenshots included
         texts = [completion_text(c) for c in completions]
         snapshots = snapshot_id if self.kind == "step" and snapshot_id else [None] * len(texts)
         jobs = [

@@ -144,6 +144,7 @@ class TrajectoryRollout:
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         tokenizer = trainer.processing_class
         generate = self.generator or generator_for(trainer)
+        self.pool.clear_screenshots()  # the last call's rollouts are stored: their screenshots are in the store
         rollouts = [self._start(prompt, tokenizer) for prompt in prompts]
         for turn in range(self.max_turns):
             active = [r for r in rollouts if not r.done]

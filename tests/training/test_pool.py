@@ -44,6 +44,10 @@ def test_map_runs_jobs_in_parallel_in_order(pool: EvaluatorPool) -> None:
     assert second.kind == "edit" and second.reward == 4.0
     assert again.kind == "invalid" and again.reward == -1.0 and not again.good_format
     assert len({r.worker for r in results}) == 2  # both workers took jobs
+    shots = [Path(p["screenshot_path"]) for p in edit.evaluation["observation"]["pages"] if p.get("screenshot_path")]
+    assert shots and all(p.is_file() and p.is_relative_to(pool.scratch / "shots") for p in shots)
+    pool.clear_screenshots()  # what a reward function does once the batch is stored
+    assert not any(p.exists() for p in shots) and not (pool.scratch / "shots").exists()
 
     # the next turn: a GUI request on the edited files, then a finish; the GUI grade comes back
     gui, finish = pool.map(
