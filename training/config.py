@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import enum
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -207,6 +208,7 @@ def load_config(cls: type[C], yaml_path: Path | str | None = None, overrides: di
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise ConfigError(f"unknown config key {key!r} for {cls.__name__}{hint}")
+    _undo_yaml_booleans(cls, values)
     if not _cuda():
         if "bf16" not in values and "fp16" not in values:
             values["bf16"] = False
@@ -216,6 +218,16 @@ def load_config(cls: type[C], yaml_path: Path | str | None = None, overrides: di
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{cls.__name__}: {str(exc).splitlines()[0]}") from None
+
+
+def _undo_yaml_booleans(cls: type, values: dict[str, Any]) -> None:
+    """YAML reads ``no`` and ``yes`` as booleans: for a field that takes a word (``save_strategy: no``,
+    ``--set eval_strategy=no``), they are put back as the words."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(value, bool) and isinstance(default, str | enum.Enum) and not isinstance(default, bool):
+            values[key] = "yes" if value else "no"
 
 
 def _cuda() -> bool:

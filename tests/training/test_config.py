@@ -60,6 +60,13 @@ def test_overrides_are_typed() -> None:
         parse_overrides(["novalue"])
 
 
+def test_yaml_yes_and_no_stay_words_for_fields_that_take_words(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("save_strategy: no\nuse_lora: yes\n")  # YAML 1.1 reads both as booleans
+    config = load_config(GRPOTrainConfig, path, parse_overrides(["eval_strategy=no", f"output_dir={tmp_path}"]))
+    assert (config.save_strategy, config.eval_strategy, config.use_lora) == ("no", "no", True)
+
+
 @pytest.mark.parametrize(
     ("text", "overrides", "message"),
     [

@@ -1,5 +1,5 @@
-"""`webgen.training.trajectory.train` end to end: a tiny local policy, the real environment (builds, Chromium,
-the evaluator pool), the judge and the GUI agent scripted through the real fake model server, a real store."""
+"""`webgen train step-grpo --grouping trajectory` end to end: a tiny local policy, the real environment (builds,
+Chromium, the evaluator pool), the judge and the GUI agent scripted through the real fake model server, a real store."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
-from tests.training.conftest import GUI_YES, judge_rules, single_page, teach
-from webgen.storage.store import TrajectoryStore
-from webgen.training.config import load_config
-from webgen.training.trajectory import TrajectoryConfig, agent_messages, train
+from tests.training import conftest_trainers
+from tests.training.conftest import single_page, teach
+from tests.training.conftest_trainers import Models, cli
+from webgen.training.trajectory import agent_messages
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
 TASK = "A bakery site with a menu"
+models = conftest_trainers.models  # the fixture: judge 4/5, GUI YES, every role on the fake server
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -26,45 +28,38 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def test_two_optimizer_steps_change_the_weights_and_store_every_rollout(
-    tiny_model: Path, fake_models, settings, tmp_path: Path
+    models: Models, tiny_model: Path, tmp_path: Path
 ) -> None:
-    policy = teach(tiny_model, agent_messages(settings, TASK), single_page("Bakery"))
+    """Through the command line, as a user runs it: `webgen train step-grpo --grouping trajectory`."""
+    policy = teach(tiny_model, agent_messages(models.settings, TASK), single_page("Bakery"))
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text(json.dumps({"id": 1, "instruction": TASK}) + "\n")
-    cfg = fake_models([*judge_rules(4), GUI_YES])
-    config = load_config(
-        TrajectoryConfig,
-        None,
-        {
-            "model": str(policy),
-            "output_dir": str(tmp_path / "out"),
-            "tasks_file": str(tasks),
-            "max_steps": 2,
-            "num_generations": 2,
-            "per_device_train_batch_size": 2,
-            "gradient_accumulation_steps": 1,
-            "max_turns": 2,
-            "max_turn_tokens": 120,
-            "max_context_tokens": 2048,
-            "drop_overlong": False,  # a cut-off reply of the tiny model is scored -1 instead of dropped
-            "pool_workers": 2,
-            "eval_timeout_s": 60,
-            "learning_rate": 1e-3,
-            "logging_steps": 1,
-            "save_strategy": "no",
-            "report_to": "none",
-            "torch_threads": 1,
-            "seed": 0,
-        },
-    )
-    summary = train(config, cfg)
-    assert summary.steps == 2 and summary.trainer == "step-grpo"
-    before, after = _weights(policy), _weights(Path(summary.final_model))
+    out = tmp_path / "out"
+    sets = {
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "max_turns": 2,
+        "max_turn_tokens": 120,
+        "max_context_tokens": 2048,
+        "drop_overlong": False,  # a cut-off reply of the tiny model is scored -1 instead of dropped
+        "eval_timeout_s": 60,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "torch_threads": 1,
+        "seed": 0,
+    }
+    args = ["train", "step-grpo", "--grouping", "trajectory", "--model", str(policy), "--tasks", str(tasks)]
+    args += ["--out", str(out), "--max-steps", "2", "-G", "2", "--workers", "2", "--lr", "0.001"]
+    args += ["--report-to", "none", *[part for key, value in sets.items() for part in ("--set", f"{key}={value}")]]
+    output = cli(models, *args)
+    assert "mean reward" in output and "step-grpo" in output
+    saved = yaml.safe_load((out / "webgen_config.yaml").read_text())
+    assert saved["config"]["max_turns"] == 2 and saved["config"]["num_generations"] == 2
+    before, after = _weights(policy), _weights(out / "final")
     changed = [name for name in before if not torch.equal(before[name], after[name])]
     assert changed, "no weight changed"
     # every rollout (2 per step) is a stored run of its own, with its turns as steps and their step rewards
-    assert summary.runs_stored == 4
-    with TrajectoryStore(cfg.resolved_database_url) as store:
+    with models.store() as store:
         runs = [r for r in store.list_runs() if r.config.get("training", {}).get("trainer") == "step-grpo"]
         assert len(runs) == 4
         assert {r.config["training"]["global_step"] for r in runs} == {0, 1}
