@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,8 @@ from webgen.ui.settings_panel import apply_settings, check_endpoints, settings_f
 from webgen.ui.state import RunDone, UISession, UIWorld
 
 PANELS = ["timeline", "picker", "routes", "preview", "gallery", "files", "code", "diff", "download"]
+#: how long later run events are gathered into one chat update
+GATHER_S = 0.5
 CSS = ".webgen-preview-note{padding:2rem;color:#555;border:1px dashed #bbb;border-radius:8px}"
 
 
@@ -45,6 +48,23 @@ def _conversations(world: UIWorld, current: str | None = None) -> Any:
         for c in list_conversations(world.store)
     ]
     return gr.update(choices=choices, value=current if current in {cid for _, cid in choices} else None)
+
+
+def _gather(events: queue.Queue, window: float) -> list[Any]:
+    """The next events: the first one (waiting up to 0.25 s for it), then whatever else comes within `window`
+    seconds, up to the run's end. Each chat update makes the browser redraw the chat, so events are shown in
+    bursts (a step's build, screenshots and grade together) rather than one update each."""
+    try:
+        batch = [events.get(timeout=0.25)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + window
+    while not isinstance(batch[-1], RunDone):
+        try:
+            batch.append(events.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    return batch
 
 
 def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
@@ -120,14 +140,12 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             run_id = ui.send(text)
             yield [ui.chat, "", f"Running {run_id[:8]} from {where}...", gr.skip(), *skip]
             item: RunEvent | RunDone | None = None
+            window = 0.0  # the first event is shown at once; later ones are gathered for a moment (fewer redraws)
             while not isinstance(item, RunDone):
-                try:
-                    batch = [ui.events.get(timeout=0.25)]
-                except queue.Empty:
+                batch = _gather(ui.events, window)
+                if not batch:
                     continue
-                while not isinstance(batch[-1], RunDone) and not ui.events.empty():  # one update per burst
-                    batch.append(ui.events.get_nowait())
-                item = batch[-1]
+                window, item = GATHER_S, batch[-1]
                 shown = [m for event in batch if not isinstance(event, RunDone) for m in render_event(event)]
                 if shown:
                     ui.chat.extend(shown)
@@ -141,7 +159,14 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
 
         chat_outputs = [chat, msg, status, convs, *panel_outputs]
         # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op)
-        options = {"concurrency_limit": concurrency, "concurrency_id": "agent", "trigger_mode": "multiple"}
+        # No loading overlays on the outputs while a run streams: the chat itself shows progress, and Gradio's
+        # animated overlays on a dozen components kept the browser's compositor busy (CPU the builds need).
+        options = {
+            "concurrency_limit": concurrency,
+            "concurrency_id": "agent",
+            "trigger_mode": "multiple",
+            "show_progress": "hidden",
+        }
         send.click(run_chat, [msg], chat_outputs, api_name="send", **options)
         msg.submit(run_chat, [msg], chat_outputs, api_name=False, **options)
 
