@@ -152,8 +152,12 @@ def test_busy_page_is_cut_within_the_timeout_without_a_log_flood(
     assert [p.route for p in obs.pages] == ["/", "/more"] and obs.pages[1].skipped
     assert all(len(p.failed_requests) <= 30 and len(p.console_errors) <= 30 for p in obs.pages)
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [r.name for r in noisy] == ["webgen.feedback.site.renderer"], [r.getMessage()[:200] for r in noisy]
-    assert "route / cut after 3s" in noisy[0].getMessage()
+    messages = [r.getMessage()[:200] for r in noisy]
+    # one line for the cut page; on a loaded machine its context may also take too long to close, and the
+    # browser is restarted (one more line): never a flood
+    assert {r.name for r in noisy} == {"webgen.feedback.site.renderer"} and len(noisy) <= 2, messages
+    assert "route / cut after 3s" in messages[0]
+    assert all("restarting the browser" in m for m in messages[1:]), messages
     assert not any(r.exc_info for r in caplog.records)
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and len((out + err).splitlines()) < 50
