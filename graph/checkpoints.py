@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+import time
 import types
 import typing
 from collections.abc import Iterator
@@ -60,11 +61,22 @@ def serializer() -> JsonPlusSerializer:
 _SETUP_LOCK_KEY = 0x77656267656E  # "webgen": one advisory lock for creating the checkpoint tables
 
 
-def _setup_postgres(saver: typing.Any) -> None:
+def _setup_postgres(saver: typing.Any, timeout_s: float = 120.0) -> None:
     """Create or migrate the checkpoint tables under a Postgres advisory lock: workers on several machines
-    starting at once would otherwise race on CREATE TABLE (a duplicate pg_type key error)."""
+    starting at once would otherwise race on CREATE TABLE (a duplicate pg_type key error).
+
+    The lock is polled (`pg_try_advisory_lock`), never waited for inside a statement: a waiting statement is an
+    open transaction, which the holder's CREATE INDEX CONCURRENTLY waits for in turn (a deadlock)."""
+    deadline = time.monotonic() + timeout_s
     with saver.conn.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s) AS locked", (_SETUP_LOCK_KEY,))
+            row = cursor.fetchone()
+            if (row["locked"] if isinstance(row, dict) else row[0]) is True:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the checkpoint tables' set-up lock was held for over {timeout_s:g}s")
+            time.sleep(0.05)
         try:
             saver.setup()
         finally:
