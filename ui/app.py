@@ -6,10 +6,12 @@ own :class:`~webgen.ui.state.UISession`, dropped when the page unloads.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import gradio as gr
@@ -67,6 +69,20 @@ def _gather(events: queue.Queue, window: float) -> list[Any]:
     return batch
 
 
+def _soon(fn: Callable[[], Any]) -> Future:
+    """`fn()` on a thread of its own, as a future."""
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="webgen-ui-panels", daemon=True).start()
+    return future
+
+
 def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
     with gr.Blocks(title="webgen", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
         gr.Markdown("## webgen: describe a website, watch it being built")
@@ -76,7 +92,15 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                     convs = gr.Dropdown([], label="Past conversations", elem_id="conversations", scale=1)
                     open_btn = gr.Button("Open", elem_id="open-conversation", size="md", scale=0, min_width=80)
                     new_btn = gr.Button("New chat", elem_id="new-conversation", size="md", scale=0, min_width=120)
-                chat = gr.Chatbot(elem_id="chat", height=640, label="Conversation", group_consecutive_messages=False)
+                # the placeholder is Markdown: the page sets up its Markdown rendering when it loads, not on a run's
+                # first message
+                chat = gr.Chatbot(
+                    elem_id="chat",
+                    height=640,
+                    label="Conversation",
+                    group_consecutive_messages=False,
+                    placeholder="**Describe a website** to build it, or what to change in the selected step.",
+                )
                 msg = gr.Textbox(elem_id="msg", placeholder="Describe the site, or what to change", show_label=False)
                 with gr.Row():
                     send = gr.Button("Send", elem_id="send", variant="primary")
@@ -125,20 +149,20 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             return [values[name] for name in PANELS]
 
         def run_chat(message: str, request: gr.Request) -> Iterator[list[Any]]:
+            """Streams the run into the chat; `run_done` (chained after it) shows how it ended, with the panels."""
             ui = _ui(world, request)
-            skip = [gr.skip()] * len(PANELS)
             text = (message or "").strip()
             if not text:
-                yield [ui.chat, gr.skip(), "Write what to build (or what to change) first.", gr.skip(), *skip]
+                yield [ui.chat, gr.skip(), "Write what to build (or what to change) first."]
                 return
             if ui.running:
-                yield [ui.chat, gr.skip(), "A run is going: wait for it to finish, or press Stop.", gr.skip(), *skip]
+                yield [ui.chat, gr.skip(), "A run is going: wait for it to finish, or press Stop."]
                 return
             origin = ui.origin or ui.selected
             ui.chat.append(gr.ChatMessage(role="user", content=text))
             where = "a fresh site" if origin is None else f"step {origin.step} of run {origin.run_id[:8]}"
             run_id = ui.send(text)
-            yield [ui.chat, "", f"Running {run_id[:8]} from {where}...", gr.skip(), *skip]
+            yield [ui.chat, "", f"Running {run_id[:8]} from {where}..."]
             item: RunEvent | RunDone | None = None
             window = 0.0  # the first event is shown at once; later ones are gathered for a moment (fewer redraws)
             while not isinstance(item, RunDone):
@@ -149,26 +173,38 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                 shown = [m for event in batch if not isinstance(event, RunDone) for m in render_event(event)]
                 if shown:
                     ui.chat.extend(shown)
-                    yield [ui.chat, gr.skip(), gr.skip(), gr.skip(), *skip]
+                    yield [ui.chat, gr.skip(), gr.skip()]
+            ui.selected = st.default_selection(world.store, run_id) or ui.selected
+            status = f"Run {run_id[:8]}: {item.outcome.status if item.outcome else 'failed'}."
+            # the panels are read while the browser asks for them (the chained event's round trip)
+            ui.ended = (status, _soon(lambda: _panels(ui, request)))
             if item.error:
                 ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
-            ui.selected = st.default_selection(world.store, run_id) or ui.selected
-            state = item.outcome.status if item.outcome else "failed"
-            done = f"Run {run_id[:8]}: {state}."
-            yield [ui.chat, gr.skip(), done, _conversations(world, ui.conversation), *_panels(ui, request)]
+                yield [ui.chat, gr.skip(), gr.skip()]
 
-        chat_outputs = [chat, msg, status, convs, *panel_outputs]
-        # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op)
-        # No loading overlays on the outputs while a run streams: the chat itself shows progress, and Gradio's
-        # animated overlays on a dozen components kept the browser's compositor busy (CPU the builds need).
+        def run_done(request: gr.Request) -> list[Any]:
+            ui = _ui(world, request)
+            if ui.ended is None:  # no run ended since (an empty message, one sent while a run goes, or shown)
+                return [gr.skip()] * (2 + len(PANELS))
+            (done, panels), ui.ended = ui.ended, None
+            return [done, _conversations(world, ui.conversation), *panels.result(timeout=120)]
+
+        # The streaming event's outputs are only what it updates while the run goes: Gradio's frontend runs an
+        # animation-frame loop for each output still waiting for its first value, which made the browser draw
+        # 60 frames a second for the whole run. The panels and the end status come with the chained event.
+        # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op).
+        # No loading overlays while a run streams: the chat itself shows progress.
         options = {
             "concurrency_limit": concurrency,
             "concurrency_id": "agent",
             "trigger_mode": "multiple",
             "show_progress": "hidden",
         }
-        send.click(run_chat, [msg], chat_outputs, api_name="send", **options)
-        msg.submit(run_chat, [msg], chat_outputs, api_name=False, **options)
+        done_outputs = [status, convs, *panel_outputs]
+        for trigger, api_name in ((send.click, "send"), (msg.submit, False)):
+            trigger(run_chat, [msg], [chat, msg, status], api_name=api_name, **options).then(
+                run_done, None, done_outputs, api_name=False, show_progress="hidden"
+            )
 
         def on_stop(request: gr.Request) -> str:
             ui = _ui(world, request)
@@ -286,6 +322,9 @@ def launch(
     """Start the app on the world's host; `block=False` returns at once (tests), `demo.close()` stops it."""
     threading.Thread(target=world.warm_up, name="webgen-ui-warm-up", daemon=True).start()
     demo = build_app(world)
+    # Gradio recomputes its monitoring summary (a pandas group-by over past events) after every event unless told
+    # to do it less often; monitoring is off here, so it is work for nothing on the cores the runs use
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
     demo.queue(default_concurrency_limit=4)
     demo.launch(
         server_name=world.host,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from webgen.graph.events import (
     Backtracked,
@@ -20,6 +23,8 @@ from webgen.graph.events import (
 )
 
 _MAX_LINES = 30
+#: the chat's screenshot thumbnails' width in pixels
+THUMB_WIDTH = 360
 
 
 def _bullets(lines: list[str], limit: int = _MAX_LINES) -> str:
@@ -90,18 +95,33 @@ def render_event(event: RunEvent) -> list[gr.ChatMessage]:
     return []
 
 
+def thumbnail(path: Path, width: int = THUMB_WIDTH) -> str | None:
+    """`path`'s image, shrunk by a whole factor to at most `width` pixels wide, as a JPEG data URI (None when it
+    cannot be read). The chat shows these instead of the full screenshots: a browser redrawing a chat of full-size
+    images took CPU from the run it shows. A box reduction costs half a resampling resize."""
+    try:
+        with Image.open(path) as image:
+            small = image.reduce(max(1, -(-image.width // width))).convert("RGB")
+    except (OSError, ValueError):
+        return None
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _rendered(event: Rendered) -> list[gr.ChatMessage]:
-    messages: list[gr.ChatMessage] = []
+    """One message for the step's routes: each route's status and a thumbnail of its screenshot (full size in the
+    Steps tab)."""
     if not event.served:
         return [gr.ChatMessage(role="assistant", content=f"{_step(event)}: the site could not be served")]
+    parts: list[str] = []
     for route in event.routes:
         status = "ok" if route.ok else f"error: {route.error or 'failed'}"
-        title = f"Screenshot {route.route} ({status})"
-        if route.screenshot is not None and Path(route.screenshot).is_file():
-            image = gr.Image(str(route.screenshot), show_label=False)
-            messages.append(gr.ChatMessage(role="assistant", content=image, metadata={"title": title}))
-        else:
-            messages.append(gr.ChatMessage(role="assistant", content=title))
+        label = f"Screenshot {route.route} ({status})"
+        uri = thumbnail(Path(route.screenshot)) if route.screenshot is not None else None
+        parts.append(f"{label}\n\n![{route.route}]({uri})" if uri else label)
+    title = f"{_step(event)}: {len(event.routes)} route(s) rendered"
+    messages = [gr.ChatMessage(role="assistant", content="\n\n".join(parts) or "no routes", metadata={"title": title})]
     if event.failed_checks:
         messages.append(
             gr.ChatMessage(
