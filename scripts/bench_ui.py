@@ -83,6 +83,12 @@ _WATCH_JS = """() => {
 }"""
 
 
+#: True once no Gradio status tracker is showing (no event in flight) and the page has loaded.
+_PAGE_IDLE_JS = """() => document.readyState === "complete" &&
+  document.querySelector("#conversations") !== null &&
+  document.querySelectorAll(".wrap.default:not(.hide), .wrap.center:not(.hide)").length === 0"""
+
+
 def ui_run(browser: Any, url: str, server: FakeLLMServer) -> dict[str, Any]:
     from playwright.sync_api import expect
 
@@ -92,7 +98,10 @@ def ui_run(browser: Any, url: str, server: FakeLLMServer) -> dict[str, Any]:
         page = context.new_page()
         page.goto(url)
         page.locator("#msg textarea").fill(REQUEST)
-        page.wait_for_timeout(1000)  # the page's own start (its load event) is over, as after a user types
+        # the page's own start is over, as after a user types: its components are loaded and its load event has
+        # answered (Gradio shows a status tracker on each output while an event is in flight); a second to type
+        page.wait_for_function(_PAGE_IDLE_JS, timeout=60_000)
+        page.wait_for_timeout(1000)
         page.evaluate(_WATCH_JS)
         page.locator("#send").click()
         status = page.locator("#status")
@@ -115,7 +124,7 @@ def _start_ui(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
         if proc.poll() is not None:
             raise SystemExit(f"webgen ui exited with {proc.returncode}; see {log}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2, follow_redirects=True).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,9 @@ from concurrent.futures import Future
 from typing import Any
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from webgen.graph.events import RunEvent
 from webgen.storage.conversations import list_conversations
@@ -312,26 +316,52 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
     return demo
 
 
+#: where the app is served; `/` redirects here. Not the root because Gradio 6.31's page shell, at the root path only,
+#: shows a loading tracker whose animation-frame loop outlives it: the page then redraws 60 times a second for as
+#: long as it is open (a tenth of a core in Chromium, taken from the runs it shows).
+UI_PATH = "/webgen"
+
+
+class UIServer:
+    """The running app: its URL and `close()` (stops the HTTP server, then Gradio's queue)."""
+
+    def __init__(self, demo: gr.Blocks, server: uvicorn.Server, thread: threading.Thread, url: str) -> None:
+        self.demo, self.server, self.thread, self.url = demo, server, thread, url
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.demo.close()
+
+
+def _port(host: str, wanted: int | None) -> int:
+    """`wanted`, or a free port on `host` when None (an OSError says why `wanted` cannot be used)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, wanted or 0))
+        return int(sock.getsockname()[1])
+
+
 def launch(
     world: UIWorld,
     *,
     port: int | None = None,
     auth: tuple[str, str] | None = None,
     block: bool = True,
-) -> gr.Blocks:
-    """Start the app on the world's host; `block=False` returns at once (tests), `demo.close()` stops it."""
+) -> UIServer:
+    """Start the app on the world's host, at `UI_PATH`; `block=False` returns at once (tests), `close()` stops it."""
     threading.Thread(target=world.warm_up, name="webgen-ui-warm-up", daemon=True).start()
     demo = build_app(world)
     # Gradio recomputes its monitoring summary (a pandas group-by over past events) after every event unless told
     # to do it less often; monitoring is off here, so it is work for nothing on the cores the runs use
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
     demo.queue(default_concurrency_limit=4)
-    demo.launch(
-        server_name=world.host,
-        server_port=port,
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    root.add_api_route("/", lambda: RedirectResponse(f"{UI_PATH}/"), include_in_schema=False)
+    app = gr.mount_gradio_app(
+        root,
+        demo,
+        path=UI_PATH,
         auth=auth,
-        prevent_thread_lock=not block,
-        quiet=True,
         show_error=False,
         enable_monitoring=False,
         run_history=False,
@@ -339,4 +369,22 @@ def launch(
         footer_links=[],
         css=CSS,
     )
-    return demo
+    bound = _port(world.host, port)
+    config = uvicorn.Config(app, host=world.host, port=bound, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="webgen-ui-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        raise OSError(f"the UI's HTTP server did not start on {world.host}:{bound}")
+    host = f"[{world.host}]" if ":" in world.host else world.host
+    running = UIServer(demo, server, thread, f"http://{host}:{bound}{UI_PATH}/")
+    if block:
+        try:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+        finally:
+            running.close()
+    return running

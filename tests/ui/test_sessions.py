@@ -165,7 +165,7 @@ def test_auth_refuses_an_unauthenticated_client(browser: Any, ui_app: UIApp) -> 
     demo = launch(ui_app.world, port=port, auth=("ada", "s3cret-pass"), block=False)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert httpx.get(f"{url}/config").status_code == 401
+        assert httpx.get(f"{url}/webgen/config").status_code == 401
         context = browser.new_context()
         page = context.new_page()
         page.goto(url)
