@@ -337,6 +337,7 @@ class UIServer:
 def _port(host: str, wanted: int | None) -> int:
     """`wanted`, or a free port on `host` when None (an OSError says why `wanted` cannot be used)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a just-closed port is free
         sock.bind((host, wanted or 0))
         return int(sock.getsockname()[1])
 

@@ -183,3 +183,20 @@ def test_auth_refuses_an_unauthenticated_client(browser: Any, ui_app: UIApp) -> 
         context.close()
     finally:
         demo.close()
+
+
+def test_the_ui_restarts_on_the_port_it_just_left_and_root_redirects_to_the_app(ui_app: UIApp) -> None:
+    port = free_port()
+    for _ in range(2):
+        server = launch(ui_app.world, port=port, block=False)
+        # a kept-alive connection is still open when the server stops: the server closes it first, which leaves the
+        # port's socket in TIME_WAIT for the second start to bind over
+        with httpx.Client(timeout=30) as client:
+            try:
+                answer = client.get(f"http://127.0.0.1:{port}/", follow_redirects=True)
+                assert answer.status_code == 200
+                assert str(answer.url) == server.url == f"http://127.0.0.1:{port}/webgen/"
+            finally:
+                server.close()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
