@@ -11,8 +11,8 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gradio as gr
@@ -73,21 +73,8 @@ def _gather(events: queue.Queue, window: float) -> list[Any]:
     return batch
 
 
-def _soon(fn: Callable[[], Any]) -> Future:
-    """`fn()` on a thread of its own, as a future."""
-    future: Future = Future()
-
-    def work() -> None:
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name="webgen-ui-panels", daemon=True).start()
-    return future
-
-
 def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
+    panel_reader = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webgen-ui-panels")
     with gr.Blocks(title="webgen", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
         gr.Markdown("## webgen: describe a website, watch it being built")
         with gr.Row():
@@ -181,7 +168,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             ui.selected = st.default_selection(world.store, run_id) or ui.selected
             status = f"Run {run_id[:8]}: {item.outcome.status if item.outcome else 'failed'}."
             # the panels are read while the browser asks for them (the chained event's round trip)
-            ui.ended = (status, _soon(lambda: _panels(ui, request)))
+            ui.ended = (status, panel_reader.submit(_panels, ui, request))
             if item.error:
                 ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
                 yield [ui.chat, gr.skip(), gr.skip()]
@@ -193,9 +180,9 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             (done, panels), ui.ended = ui.ended, None
             return [done, _conversations(world, ui.conversation), *panels.result(timeout=120)]
 
-        # The streaming event's outputs are only what it updates while the run goes: Gradio's frontend runs an
-        # animation-frame loop for each output still waiting for its first value, which made the browser draw
-        # 60 frames a second for the whole run. The panels and the end status come with the chained event.
+        # The streaming event's outputs are only what it updates while the run goes: each listed output that is
+        # still waiting for its first value gets a status tracker, with an animation-frame timer while it waits.
+        # The panels and the end status come with the chained event.
         # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op).
         # No loading overlays while a run streams: the chat itself shows progress.
         options = {
@@ -334,12 +321,17 @@ class UIServer:
         self.demo.close()
 
 
-def _port(host: str, wanted: int | None) -> int:
-    """`wanted`, or a free port on `host` when None (an OSError says why `wanted` cannot be used)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+def _bind(host: str, wanted: int | None) -> socket.socket:
+    """A socket bound to `wanted` (a free port when None) on `host`, for uvicorn to serve; an OSError says why
+    `wanted` cannot be used."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a just-closed port is free
         sock.bind((host, wanted or 0))
-        return int(sock.getsockname()[1])
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def launch(
@@ -370,10 +362,10 @@ def launch(
         footer_links=[],
         css=CSS,
     )
-    bound = _port(world.host, port)
-    config = uvicorn.Config(app, host=world.host, port=bound, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="webgen-ui-http", daemon=True)
+    sock = _bind(world.host, port)
+    bound = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="webgen-ui-http", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
