@@ -200,3 +200,13 @@ def test_the_ui_restarts_on_the_port_it_just_left_and_root_redirects_to_the_app(
                 server.close()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def test_a_port_another_server_listens_on_is_refused_with_an_oserror(ui_app: UIApp) -> None:
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(OSError):
+            launch(ui_app.world, port=other.getsockname()[1], block=False)
