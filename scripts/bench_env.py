@@ -212,7 +212,8 @@ def main() -> None:
         if naive and warm_median:
             result["ratio_baseline_over_warm"] = round(result["baseline_published_way"]["median_s"] / warm_median, 1)
             result["ratio_without_settle"] = round(result["baseline_without_3s_settle"]["median_s"] / warm_median, 1)
-        result["memory"] = concurrent_memory(settings, work, args.concurrent)
+        if args.concurrent > 0:
+            result["memory"] = concurrent_memory(settings, work, args.concurrent)
     result["targets"] = {"ratio_min": 10, "warm_step_max_s": 0.7}
     print(json.dumps(result, indent=2))
 
