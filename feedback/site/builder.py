@@ -14,6 +14,7 @@ import os
 import re
 import selectors
 import subprocess
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -74,6 +75,7 @@ class BuildWorker:
         self._buffer = b""
         self._ids = itertools.count(1)
         self._builds = 0
+        self._private: tempfile.TemporaryDirectory | None = None  # the worker's own files (its Tailwind configs)
 
     @property
     def pid(self) -> int | None:
@@ -85,9 +87,10 @@ class BuildWorker:
         env = npm_env()
         env["NODE_ENV"] = "production"
         env["WEBGEN_REPLY_FD"] = str(write_fd)
+        self._private = tempfile.TemporaryDirectory(prefix="webgen-build-")
         try:
             self._proc = subprocess.Popen(
-                [self.node, str(script), str(self.scaffold_dir)],
+                [self.node, str(script), str(self.scaffold_dir), self._private.name],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -108,6 +111,9 @@ class BuildWorker:
         if self._reply_fd is not None:
             os.close(self._reply_fd)
             self._reply_fd = None
+        if self._private is not None:
+            self._private.cleanup()
+            self._private = None
 
     def _read_reply(self, deadline: float) -> dict | None:
         assert self._reply_fd is not None

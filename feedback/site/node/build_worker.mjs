@@ -8,14 +8,29 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import fs from "node:fs";
 import readline from "node:readline";
+import crypto from "node:crypto";
+import { copyVendor, plainIds, prepareVendor, servesSite, vendorPlugin } from "./vendor.mjs";
 
 const scaffoldDir = process.argv[2];
+const privateDir = process.argv[3]; // a folder only the harness writes (removed by it when this worker ends)
 const requireFromScaffold = createRequire(path.join(scaffoldDir, "package.json"));
 const importFromScaffold = (name) => import(pathToFileURL(requireFromScaffold.resolve(name)).href);
 
 const vite = await importFromScaffold("vite");
 const react = (await importFromScaffold("@vitejs/plugin-react")).default;
 const tailwindcss = requireFromScaffold("tailwindcss");
+let vendor; // the shared React bundle (vendor.mjs), made on the first build; null if it cannot be made
+async function sharedVendor() {
+  if (vendor === undefined) {
+    try {
+      vendor = await prepareVendor(scaffoldDir, requireFromScaffold, await importFromScaffold("rolldown"));
+    } catch (err) {
+      process.stderr.write(`webgen: no shared vendor bundle, each build bundles React itself: ${err?.stack ?? err}\n`);
+      vendor = null;
+    }
+  }
+  return vendor;
+}
 const DEDUPE = ["react", "react-dom", "react-router", "react-router-dom"];
 // Packages whose entry is a barrel of re-exports: named imports from them are rewritten to the module that
 // defines each name, so the bundler parses a handful of files instead of thousands (lucide-react: ~0.35 s a build).
@@ -133,7 +148,22 @@ function rewriteBarrelImports() {
   };
 }
 
-function siteConfig(root, outDir, allow, theme) {
+// Tailwind resolves and hashes a config given as an object on every build (~50 ms); a config given as a file
+// is resolved once and then reused while the file is unchanged. One file per site, written once, in privateDir.
+function tailwindConfig(root, theme) {
+  const config = {
+    content: [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")],
+    theme: theme ?? { extend: {} },
+    plugins: [],
+  };
+  if (!privateDir) return config;
+  const text = `module.exports = ${JSON.stringify(config)};\n`;
+  const file = path.join(privateDir, `tailwind-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}.cjs`);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, text);
+  return file;
+}
+
+function siteConfig(root, outDir, allow, theme, shared) {
   return {
     root,
     configFile: false,
@@ -141,16 +171,11 @@ function siteConfig(root, outDir, allow, theme) {
     logLevel: "silent",
     clearScreen: false,
     cacheDir: path.join(root, ".webgen", "vite"),
-    plugins: [confine(root, allow), rewriteBarrelImports(), react()],
+    plugins: [confine(root, allow), ...(shared ? [vendorPlugin(shared.vendor, shared)] : []), rewriteBarrelImports(), react()],
     css: {
       postcss: {
         plugins: [
-          tailwindcss({
-            content: [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")],
-            theme: theme ?? { extend: {} },
-            plugins: [],
-          }),
-
+          tailwindcss(tailwindConfig(root, theme)),
         ],
       },
     },
@@ -169,11 +194,11 @@ function siteConfig(root, outDir, allow, theme) {
 function describeError(err) {
   const items = Array.isArray(err?.errors) && err.errors.length ? err.errors : [err];
   return items.map((e) => ({
-    message: String(e?.message ?? e).slice(0, 4000),
+    message: plainIds(String(e?.message ?? e)).slice(0, 4000),
     file: e?.loc?.file ?? e?.id ?? null,
     line: e?.loc?.line ?? null,
     column: e?.loc?.column ?? null,
-    frame: e?.frame ? String(e.frame).slice(0, 2000) : null,
+    frame: e?.frame ? plainIds(String(e.frame)).slice(0, 2000) : null,
     plugin: e?.plugin ?? null,
   }));
 }
@@ -194,14 +219,16 @@ for await (const line of rl) {
   let result;
   try {
     process.chdir(req.root); // bundler messages then name files relative to the site
-    const cfg = siteConfig(req.root, req.outDir, req.allow ?? [], req.theme);
+    const shared = (await sharedVendor()) && servesSite(vendor, req.root, createRequire) ? { vendor, used: false } : null;
+    const cfg = siteConfig(req.root, req.outDir, req.allow ?? [], req.theme, shared);
     cfg.build.rollupOptions = {
       onwarn: (w) => {
         if (w.code === "UNRESOLVED_IMPORT") unresolved.push(w);
-        else if (warnings.length < 50) warnings.push(String(w.message ?? w).slice(0, 1000));
+        else if (warnings.length < 50) warnings.push(plainIds(String(w.message ?? w)).slice(0, 1000));
       },
     };
     await vite.build(cfg);
+    if (shared?.used) copyVendor(vendor, req.outDir);
     // An unresolved bare import would be left external and fail in the browser: it is a build error.
     result = { id: req.id, ok: unresolved.length === 0, errors: unresolved.length ? describeError({ errors: unresolved }) : [], warnings };
   } catch (err) {

@@ -1,0 +1,102 @@
+"""The shared React bundle (feedback/site/node/vendor.mjs): real builds, real pages, and the cases that could break it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_site
+from webgen.feedback.site.builder import BuildWorker
+from webgen.feedback.site.environment import SiteEnvironment
+
+pytestmark = [pytest.mark.browser, pytest.mark.node]
+VENDOR = Path("assets/webgen-vendor/vendor.js")
+
+# Every way a site or a bundled dependency reaches React: named, default and namespace imports, a CommonJS
+# dependency that requires React (use-sync-external-store), react-dom/server, and a name React 18 lacks.
+APP = """import React, { Suspense, lazy, useState, useEffectEvent } from "react";
+import * as ReactNS from "react";
+import ReactDOM from "react-dom";
+import { renderToString } from "react-dom/server";
+import { useSyncExternalStore } from "use-sync-external-store/shim";
+import { Link, Route, Routes, useLocation } from "react-router-dom";
+
+function Home() {
+  const [n] = useState(2);
+  const store = useSyncExternalStore(() => () => {}, () => 5);
+  const where = useLocation().pathname;
+  return (
+    <main>
+      <p id="facts">n={n} store={store} at={where} portal={typeof ReactDOM.createPortal} ns={typeof ReactNS.useMemo}
+        missing={typeof useEffectEvent} html={renderToString(<b>bold</b>)} version={React.version}</p>
+      <Link to="/about">About</Link>
+    </main>
+  );
+}
+
+const About = lazy(() => import("./pages/About"));
+
+export default function App() {
+  const about = <Suspense fallback={<p>...</p>}><About /></Suspense>;
+  return <Routes><Route path="/" element={<Home />} /><Route path="/about" element={about} /></Routes>;
+}
+"""
+ABOUT = """import { useState } from "react";
+export default function About() { const [text] = useState("About us, in a chunk of its own"); return <h1>{text}</h1>; }
+"""
+
+
+def test_react_comes_from_one_shared_module(env: SiteEnvironment, tmp_path: Path) -> None:
+    obs = env.observe(make_site(env, tmp_path, {"src/App.tsx": APP, "src/pages/About.tsx": ABOUT}))
+    assert obs.build.ok, obs.summary()
+    dist = tmp_path / "site" / "dist"
+    shared = env.scaffold.cache_dir / ".webgen-vendor"
+    assert (dist / VENDOR).read_bytes() in {p.read_bytes() for p in shared.glob("*/vendor.js")}
+    entry = next((dist / "assets").glob("index-*.js")).read_text()
+    assert '"./webgen-vendor/vendor.js"' in entry  # relative: the UI's preview serves a site under a path prefix
+    chunk = next((dist / "assets").glob("About-*.js")).read_text()  # the lazy route's own chunk
+    assert "react-dom.production" not in entry + chunk and "react.production" not in entry + chunk
+    assert 'rel="modulepreload"' in (dist / "index.html").read_text()
+    home = obs.pages[0]
+    assert not home.page_errors and not home.console_errors, home
+    text = " ".join(home.content_blocks)
+    for fact in ("n=2", "store=5", "at=/", "portal=function", "ns=function", "missing=undefined", "version=18."):
+        assert fact in text, text
+    assert "<b>bold</b>" in text
+    about = obs.pages[1]
+    assert about.route == "/about" and "About us, in a chunk of its own" in about.content_blocks, about
+
+
+def test_a_missing_router_name_stays_a_runtime_matter(env: SiteEnvironment, tmp_path: Path) -> None:
+    """As when the router was bundled with the site: a v5 name builds, and only using it fails, in the page."""
+    app = """import { useHistory } from "react-router-dom";
+export default function App() { const h = useHistory(); return <p>{String(h)}</p>; }
+"""
+    obs = env.observe(make_site(env, tmp_path, {"src/App.tsx": app}))
+    assert obs.build.ok, obs.summary()
+    assert obs.pages[0].page_errors and "useHistory" in obs.pages[0].page_errors[0]
+
+
+def test_a_site_with_its_own_react_bundles_it(env: SiteEnvironment, tmp_path: Path) -> None:
+    """A folder whose `react` is its own copy (not the scaffold's) gets React bundled in, as before."""
+    site = make_site(env, tmp_path, {"src/App.tsx": APP, "src/pages/About.tsx": ABOUT})
+    modules = site / "node_modules"
+    scaffold_modules = env.scaffold.cache_dir / "node_modules"
+    modules.unlink() if modules.is_symlink() else shutil.rmtree(modules)
+    modules.mkdir()
+    for entry in scaffold_modules.iterdir():
+        if entry.name != "react":
+            os.symlink(entry, modules / entry.name)
+    shutil.copytree(scaffold_modules / "react", modules / "react")
+    worker = BuildWorker(env.scaffold.cache_dir, allow=[env.scaffold.cache_dir])
+    try:
+        result = worker.build(site, site / "dist", timeout_s=120)
+    finally:
+        worker.close()
+    assert result.ok, result.diagnostics
+    assert not (site / "dist" / VENDOR).exists()
+    entry = next((site / "dist" / "assets").glob("index-*.js")).read_text()
+    assert "webgen-vendor" not in entry and "react.production" in entry
