@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,27 @@ def test_a_site_with_its_own_react_bundles_it(env: SiteEnvironment, tmp_path: Pa
     assert not (site / "dist" / VENDOR).exists()
     entry = next((site / "dist" / "assets").glob("index-*.js")).read_text()
     assert "webgen-vendor" not in entry and "react.production" in entry
+
+
+def test_workers_that_start_together_share_one_vendor_bundle(env: SiteEnvironment, tmp_path: Path) -> None:
+    """On a fresh machine several workers make the bundle at once: each build succeeds and one copy is kept."""
+    scaffold = tmp_path / "scaffold"  # the scaffold's packages, with a vendor cache of its own (empty)
+    scaffold.mkdir()
+    shutil.copyfile(env.scaffold.cache_dir / "package.json", scaffold / "package.json")
+    os.symlink(env.scaffold.cache_dir / "node_modules", scaffold / "node_modules")
+    sites = [make_site(env, tmp_path / f"s{i}", {"src/App.tsx": APP, "src/pages/About.tsx": ABOUT}) for i in range(3)]
+    workers = [BuildWorker(scaffold, allow=[env.scaffold.cache_dir]) for _ in sites]
+    try:
+        with ThreadPoolExecutor(len(sites)) as pool:
+            builds = [
+                pool.submit(w.build, site, site / "dist", timeout_s=120) for w, site in zip(workers, sites, strict=True)
+            ]
+            results = [build.result() for build in builds]
+    finally:
+        for worker in workers:
+            worker.close()
+    assert all(r.ok for r in results), [r.diagnostics for r in results]
+    kept = list((scaffold / ".webgen-vendor").iterdir())
+    assert len(kept) == 1 and kept[0].suffix != ".tmp" and (kept[0] / "vendor.js").is_file()
+    for site in sites:
+        assert (site / "dist" / VENDOR).read_bytes() == (kept[0] / "vendor.js").read_bytes()

@@ -93,11 +93,13 @@ export async function prepareVendor(scaffoldDir, requireFromScaffold, rolldown) 
     await bundle(rolldown, specs, staging);
     fs.writeFileSync(path.join(staging, "manifest.json"), JSON.stringify(specs));
     try {
-      fs.rmSync(dir, { recursive: true, force: true }); // an incomplete copy left by hand
       fs.renameSync(staging, dir);
     } catch (err) {
-      fs.rmSync(staging, { recursive: true, force: true });
-      if (!ready()) throw err;
+      if (ready()) fs.rmSync(staging, { recursive: true, force: true }); // another worker's copy is in place
+      else if (fs.existsSync(dir)) {
+        fs.rmSync(dir, { recursive: true, force: true }); // an incomplete copy, left by hand
+        fs.renameSync(staging, dir);
+      } else throw err;
     }
   }
   return { dir, specs };
