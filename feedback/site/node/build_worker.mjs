@@ -149,14 +149,16 @@ function rewriteBarrelImports() {
 }
 
 // Tailwind resolves and hashes a config given as an object on every build (~50 ms); a config given as a file
-// is resolved once and then reused while the file is unchanged. One file per site, written once, in privateDir.
+// is resolved once and then reused while the file is unchanged. The content paths are relative, so one file
+// (per theme), written once in privateDir, serves every site: they resolve against the working directory,
+// which is the site being built. Each site still gets a Tailwind context of its own (its CSS file is its own).
 function tailwindConfig(root, theme) {
   const config = {
-    content: [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")],
+    content: ["./index.html", "./src/**/*.{js,ts,jsx,tsx}"],
     theme: theme ?? { extend: {} },
     plugins: [],
   };
-  if (!privateDir) return config;
+  if (!privateDir) return { ...config, content: config.content.map((glob) => path.join(root, glob)) };
   const text = `module.exports = ${JSON.stringify(config)};\n`;
   const file = path.join(privateDir, `tailwind-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}.cjs`);
   if (!fs.existsSync(file)) fs.writeFileSync(file, text);
