@@ -2,8 +2,9 @@
 
 The worker keeps Vite, Rolldown and Tailwind loaded, and takes React, ReactDOM and React Router from a bundle
 made once per scaffold (node/vendor.mjs), so a warm build of the 3-page example costs ~0.07 s instead of the
-~1 s of starting `vite build` (the first build of a new site folder ~0.25 s, mostly Tailwind setting up). Each build has a timeout; a build that runs past it gets its worker's
-whole process group killed, and the next build starts a fresh worker.
+~1 s of starting `vite build` (the first build of a new site folder ~0.25 s, mostly Tailwind setting up).
+Each build has a timeout; a build that runs past it gets its worker's whole process group killed, and the next
+build starts a fresh worker. A notice from the worker about itself (no shared React bundle) is logged.
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ class BuildWorker:
                 diagnostics=[Diagnostic(source="build", message=f"the build did not finish within {timeout_s:g}s")],
             )
         self._builds += 1
+        if reply.get("notice"):  # about the worker, not the site: for the operator's log
+            log.warning("build worker: %s", str(reply["notice"])[:600])
         return BuildResult(
             ok=bool(reply.get("ok")),
             seconds=time.monotonic() - started,

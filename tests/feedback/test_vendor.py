@@ -71,14 +71,17 @@ def test_react_comes_from_one_shared_module(env: SiteEnvironment, tmp_path: Path
     assert about.route == "/about" and "About us, in a chunk of its own" in about.content_blocks, about
 
 
-def test_a_missing_router_name_stays_a_runtime_matter(env: SiteEnvironment, tmp_path: Path) -> None:
-    """As when the router was bundled with the site: a v5 name builds, and only using it fails, in the page."""
+def test_a_missing_router_name_is_a_located_build_error(env: SiteEnvironment, tmp_path: Path) -> None:
+    """As when the router was bundled with the site: an ES package's names are checked (v5's useHistory is not in v6),
+    and the message names the package, not webgen's internal module."""
     app = """import { useHistory } from "react-router-dom";
 export default function App() { const h = useHistory(); return <p>{String(h)}</p>; }
 """
     obs = env.observe(make_site(env, tmp_path, {"src/App.tsx": app}))
-    assert obs.build.ok, obs.summary()
-    assert obs.pages[0].page_errors and "useHistory" in obs.pages[0].page_errors[0]
+    assert not obs.build.ok
+    diag = obs.build.diagnostics[0]
+    assert "useHistory" in diag.message and "react-router-dom" in diag.message, diag
+    assert "webgen-vendor" not in diag.message and (diag.file, diag.line) == ("src/App.tsx", 1)
 
 
 def test_a_site_with_its_own_react_bundles_it(env: SiteEnvironment, tmp_path: Path) -> None:
@@ -125,3 +128,46 @@ def test_workers_that_start_together_share_one_vendor_bundle(env: SiteEnvironmen
     assert len(kept) == 1 and kept[0].suffix != ".tmp" and (kept[0] / "vendor.js").is_file()
     for site in sites:
         assert (site / "dist" / VENDOR).read_bytes() == (kept[0] / "vendor.js").read_bytes()
+
+
+def test_nothing_a_site_writes_reaches_the_shared_bundle(env: SiteEnvironment, tmp_path: Path) -> None:
+    """The bundle is made from the scaffold when the worker starts: a site's package.json that maps react-dom to
+    its own file (the "browser" field) cannot put that file into the module every later site loads."""
+    scaffold = tmp_path / "scaffold"  # an empty vendor cache, so that this worker makes the bundle
+    scaffold.mkdir()
+    shutil.copyfile(env.scaffold.cache_dir / "package.json", scaffold / "package.json")
+    os.symlink(env.scaffold.cache_dir / "node_modules", scaffold / "node_modules")
+    evil = "export const createRoot = () => { throw new Error('PLANTED-BY-A-SITE'); };\n"
+    package = '{"name": "site", "private": true, "type": "module", "browser": {"react-dom": "./src/evil.js"}}\n'
+    site = make_site(env, tmp_path, {"src/App.tsx": APP, "src/pages/About.tsx": ABOUT, "src/evil.js": evil})
+    (site / "package.json").write_text(package)  # as if it had come from elsewhere than the workspace
+    worker = BuildWorker(scaffold, allow=[env.scaffold.cache_dir])
+    try:
+        worker.build(site, site / "dist", timeout_s=120)
+    finally:
+        worker.close()
+    (bundle,) = (scaffold / ".webgen-vendor").glob("*/vendor.js")
+    assert b"PLANTED-BY-A-SITE" not in bundle.read_bytes() and len(bundle.read_bytes()) > 100_000
+
+
+def test_without_a_vendor_bundle_builds_bundle_react_and_say_why_once(
+    env: SiteEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the bundle cannot be made (here its cache folder is a file), builds still work, and the log says why."""
+    scaffold = tmp_path / "scaffold"
+    scaffold.mkdir()
+    shutil.copyfile(env.scaffold.cache_dir / "package.json", scaffold / "package.json")
+    os.symlink(env.scaffold.cache_dir / "node_modules", scaffold / "node_modules")
+    (scaffold / ".webgen-vendor").write_text("not a folder")
+    site = make_site(env, tmp_path, {"src/App.tsx": APP, "src/pages/About.tsx": ABOUT})
+    worker = BuildWorker(scaffold, allow=[env.scaffold.cache_dir])
+    try:
+        with caplog.at_level("WARNING", logger="webgen.feedback.site.builder"):
+            results = [worker.build(site, site / "dist", timeout_s=120) for _ in range(2)]
+    finally:
+        worker.close()
+    assert all(r.ok for r in results), [r.diagnostics for r in results]
+    assert not (site / "dist" / VENDOR).exists()
+    assert "react.production" in next((site / "dist" / "assets").glob("index-*.js")).read_text()
+    said = [r.getMessage() for r in caplog.records if "no shared React bundle" in r.getMessage()]
+    assert len(said) == 1, caplog.text

@@ -19,17 +19,22 @@ const importFromScaffold = (name) => import(pathToFileURL(requireFromScaffold.re
 const vite = await importFromScaffold("vite");
 const react = (await importFromScaffold("@vitejs/plugin-react")).default;
 const tailwindcss = requireFromScaffold("tailwindcss");
-let vendor; // the shared React bundle (vendor.mjs), made on the first build; null if it cannot be made
-async function sharedVendor() {
-  if (vendor === undefined) {
-    try {
-      vendor = await prepareVendor(scaffoldDir, requireFromScaffold, await importFromScaffold("rolldown"));
-    } catch (err) {
-      process.stderr.write(`webgen: no shared vendor bundle, each build bundles React itself: ${err?.stack ?? err}\n`);
-      vendor = null;
-    }
+// The shared React bundle (vendor.mjs), made before the first build (from the scaffold's folder); null if it
+// cannot be made: each build then bundles React itself, and the first reply carries a notice that says why.
+async function importRolldown() {
+  try {
+    return await importFromScaffold("rolldown");
+  } catch {
+    const fromVite = createRequire(requireFromScaffold.resolve("vite/package.json")); // not hoisted: Vite's own
+    return import(pathToFileURL(fromVite.resolve("rolldown")).href);
   }
-  return vendor;
+}
+let vendor = null;
+let notice = null;
+try {
+  vendor = await prepareVendor(scaffoldDir, requireFromScaffold, await importRolldown());
+} catch (err) {
+  notice = `no shared React bundle (each build bundles React itself): ${String(err?.message ?? err).slice(0, 500)}`;
 }
 const DEDUPE = ["react", "react-dom", "react-router", "react-router-dom"];
 // Packages whose entry is a barrel of re-exports: named imports from them are rewritten to the module that
@@ -149,16 +154,16 @@ function rewriteBarrelImports() {
 }
 
 // Tailwind resolves and hashes a config given as an object on every build (~50 ms); a config given as a file
-// is resolved once and then reused while the file is unchanged. The content paths are relative, so one file
-// (per theme), written once in privateDir, serves every site: they resolve against the working directory,
-// which is the site being built. Each site still gets a Tailwind context of its own (its CSS file is its own).
+// is resolved once and then reused while the file is unchanged. One file per site (its content paths are the
+// site's own), written once, in privateDir. Not one file for all sites: Tailwind shares a context between
+// configs that hash the same, and a CSS file without @tailwind would then see classes of another site.
 function tailwindConfig(root, theme) {
   const config = {
-    content: ["./index.html", "./src/**/*.{js,ts,jsx,tsx}"],
+    content: [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")],
     theme: theme ?? { extend: {} },
     plugins: [],
   };
-  if (!privateDir) return { ...config, content: config.content.map((glob) => path.join(root, glob)) };
+  if (!privateDir) return config;
   const text = `module.exports = ${JSON.stringify(config)};\n`;
   const file = path.join(privateDir, `tailwind-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}.cjs`);
   if (!fs.existsSync(file)) fs.writeFileSync(file, text);
@@ -221,7 +226,7 @@ for await (const line of rl) {
   let result;
   try {
     process.chdir(req.root); // bundler messages then name files relative to the site
-    const shared = (await sharedVendor()) && servesSite(vendor, req.root, createRequire) ? { vendor, used: false } : null;
+    const shared = vendor && servesSite(vendor, req.root, createRequire) ? { vendor, used: false } : null;
     const cfg = siteConfig(req.root, req.outDir, req.allow ?? [], req.theme, shared);
     cfg.build.rollupOptions = {
       onwarn: (w) => {
@@ -237,5 +242,6 @@ for await (const line of rl) {
     result = { id: req.id, ok: false, errors: describeError(err), warnings };
   }
   result.seconds = (performance.now() - started) / 1000;
+  if (notice) [result.notice, notice] = [notice, null]; // said once, in the worker's first reply
   reply(result);
 }
