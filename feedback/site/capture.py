@@ -1,10 +1,11 @@
 """A visited route's readiness and its screenshots: event-driven waits and cheap PNG captures.
 
 Readiness, instead of a fixed pause: the page has loaded its fonts and shown two animation frames with the app
-mounted, and none of its requests is still in flight (each wait capped). Screenshots are taken through the
-DevTools protocol with fast PNG encoding: the viewport, and the whole page (up to a height) when it is taller;
-two direct captures cost less than one capture cropped and re-encoded in Python. Finite CSS and Web animations
-are finished and endless ones stopped first, so that a fade-in is caught in its final state.
+mounted, none of its requests is still in flight, and none of its own fetch/XHR calls was answered during those
+frames (each wait capped). Screenshots are taken through the DevTools protocol with fast PNG encoding: the
+viewport, and the whole page (up to a height) when it is taller; two direct captures cost less than one capture
+cropped and re-encoded in Python. Finite CSS and Web animations are finished and endless ones stopped first, so
+that a fade-in is caught in its final state.
 """
 
 from __future__ import annotations
@@ -29,15 +30,21 @@ STILL_JS = """() => {
 _NAVIGATE_JS = "history.pushState({}, '', route); window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));"
 _READY_JS = "document.readyState === 'complete' && (!document.getElementById('root') || "
 _READY_JS += "document.getElementById('root').childElementCount > 0)"
+# The page's own count of its fetch/XHR calls (page_session.REQUESTS_JS): quiet when none waited as the probe
+# began or ended, and none was answered while it waited for the frames (the answer may not be shown yet).
+_COUNT_JS = "(window.__webgenRequests || { pending: 0, done: 0 })"
 
 
 def ready_probe_js(probe_js: str) -> str:
     """One round trip: go to `route` in-page (when given), wait for the fonts and two animation frames, finish the
-    animations, then `{ready, stats}`: whether the document has loaded and the app mounted, and what `probe_js` saw."""
+    animations, then `{ready, quiet, stats}`: whether the document has loaded and the app mounted, whether the
+    page's fetch/XHR calls were all answered and shown (see `_COUNT_JS`), and what `probe_js` saw."""
     return (
         f"async (route) => {{ if (route) {{ {_NAVIGATE_JS} }} await document.fonts.ready; "
+        f"const count = {_COUNT_JS}, waiting = count.pending, answered = count.done; "
         "await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))); "
-        f"const ready = {_READY_JS}; ({STILL_JS})(); return {{ ready, stats: ({probe_js})() }}; }}"
+        "const quiet = waiting === 0 && count.pending === 0 && count.done === answered; "
+        f"const ready = {_READY_JS}; ({STILL_JS})(); return {{ ready, quiet, stats: ({probe_js})() }}; }}"
     )
 
 
@@ -50,7 +57,8 @@ async def settle_and_probe(session: Session, config: SiteSettings, js: str, rout
     """The probe's stats once the route is ready (see the module doc), or as it is after `settle_cap_s`.
 
     `js` is a `ready_probe_js`; `route` is the route to go to in-page, None after a full load. A page whose
-    requests are still in flight when it is ready is probed again once they are done.
+    requests are still in flight when it is ready (or whose fetch/XHR calls were not all answered and shown) is
+    probed again once they are done.
     """
     deadline = time.monotonic() + settle_cap_s(config)
     stats: dict[str, Any] | None = None
@@ -67,10 +75,10 @@ async def settle_and_probe(session: Session, config: SiteSettings, js: str, rout
         finally:
             route = None  # navigate once
         stats = result["stats"]
-        if result["ready"] and not session.inflight:
+        if result["ready"] and result["quiet"] and not session.inflight:
             return stats
         if result["ready"]:
-            await session.wait_idle(deadline - time.monotonic())
+            await session.wait_idle(deadline - time.monotonic())  # then probed again (the page's calls included)
     if stats is None:  # never got an answer in time: one last probe, under the caller's page timeout
         stats = (await session.page.evaluate(js, route))["stats"]
     return stats

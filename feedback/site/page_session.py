@@ -1,7 +1,8 @@
 """The renderer's browser context and page: its network guard, its listeners, and what they collected.
 
-One session serves visit after visit (`reset()` between them); it tracks the page's requests in flight, so
-that a route is probed once they are done (capture.py).
+One session serves visit after visit (`reset()` between them); it tracks the page's requests in flight (the
+network's view, and the page's own count of its fetch and XHR calls), so that a route is probed once they are
+done (capture.py).
 
 A page may reach only its own site's origin (the static server's host and port). Anything else, another
 loopback port (a model endpoint on :8000) as much as another host, is aborted and reported as blocked;
@@ -50,6 +51,31 @@ CONTENT_JS = r"""() => {
     final_route: location.pathname + (location.hash.startsWith("#/") ? location.hash : ""),
   };
 }"""
+#: Run in every document before its own scripts: counts the page's fetch and XMLHttpRequest calls still waiting
+#: and those answered, as the page itself sees them. The network events reach us later than the probe's answer
+#: can, so a page whose data request ended a moment before its snapshot would otherwise look settled.
+REQUESTS_JS = """(() => {
+  if (window.__webgenRequests) return;
+  const state = (window.__webgenRequests = { pending: 0, done: 0 });
+  const end = () => { state.pending -= 1; state.done += 1; };
+  const fetch = window.fetch;
+  if (fetch) {
+    window.fetch = function (...args) {
+      state.pending += 1;
+      try { const answer = fetch.apply(this, args); answer.then(end, end); return answer; }
+      catch (error) { end(); throw error; }
+    };
+  }
+  if (window.XMLHttpRequest) {
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (...args) {
+      state.pending += 1;
+      this.addEventListener("loadend", end, { once: true });
+      try { return send.apply(this, args); }
+      catch (error) { this.removeEventListener("loadend", end); end(); throw error; }
+    };
+  }
+})();"""
 _CLOSED = ("closed", "crashed", "disposed", "detached")
 _IDLE_POLL_S = 0.01
 
@@ -145,6 +171,7 @@ class Session:
         context = await browser.new_context(viewport=viewport, service_workers="block")
         page = await context.new_page()
         session = cls(context, page)
+        await context.add_init_script(REQUESTS_JS)
         await context.route_web_socket(_WEBSOCKETS, session.ws_guard)
         await context.route(_CSP_REPORTS, session.csp_report)
         session.listen(page)
