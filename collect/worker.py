@@ -1,9 +1,9 @@
 """One collection worker: a process holding ONE session (a site environment and a Chromium) for all its runs.
 
 `run_job` (one pair's run: started, resumed or left alone) is shared with the Ray actors of
-:mod:`webgen.collect.ray_backend`. The local backend (:mod:`webgen.collect.local`) starts this module as
-``python -m webgen.collect.worker FD`` in its own session (so a terminal's Ctrl-C reaches the coordinator only,
-which cancels runs cleanly). It talks over a socket on FD with pickled tuples. Coordinator -> worker:
+:mod:`webgen.collect.ray_backend`. The local backend (:mod:`webgen.collect.local`) forks a process that runs
+`serve` in a session of its own (so a terminal's Ctrl-C reaches the coordinator only, which cancels runs
+cleanly). It talks over a pipe with pickled tuples. Coordinator -> worker:
 ``("settings", Settings)`` first, then ``("job", Job)``, ``("cancel", run_id)`` and ``("stop",)``.
 Worker -> coordinator: ``("ready", pid)``, ``("fatal", message)``, ``("step", run_id, tokens)`` and
 ``("done", Result)``.
@@ -15,7 +15,6 @@ import contextlib
 import os
 import queue
 import signal
-import sys
 import threading
 import uuid
 from multiprocessing.connection import Connection
@@ -150,21 +149,3 @@ def serve(conn: Connection) -> None:
                 channel.send("done", result)
             except OSError:  # the coordinator is gone
                 return
-
-
-def main(argv: list[str] | None = None) -> None:
-    import socket
-
-    fd = int((argv or sys.argv[1:])[0])
-    sock = socket.socket(fileno=fd)
-    conn = Connection(sock.detach())
-    try:
-        serve(conn)
-    finally:
-        conn.close()
-
-
-if __name__ == "__main__":  # run from the module under its own name, so what it pickles unpickles there
-    from webgen.collect.worker import main as module_main
-
-    module_main()

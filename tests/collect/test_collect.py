@@ -3,6 +3,7 @@ each worker, SQLite, and every model role scripted through the fake server (tiny
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -125,18 +126,23 @@ def test_local_pool_collects_3_tasks_x_2_rollouts_and_a_rerun_does_nothing_new(t
 
 
 def _worker_pids(parent: int) -> list[int]:
-    pids = []
+    """The collection's worker processes: the children of its fork server (a child of `parent`)."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"webgen.collect.worker" in cmdline:
-            pids.append(int(entry.name))
-    return pids
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if entry.name.isdigit():
+                children.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(
+                    int(entry.name)
+                )
+    servers = [pid for pid in children.get(parent, []) if b"forkserver" in _cmdline(pid)]
+    return [pid for server in servers for pid in children.get(server, [])]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_every_pair_runs_exactly_once(tmp_path: Path) -> None:
