@@ -6,8 +6,10 @@ fix, a GUI test that searches and fills the cart, a finish) drive real builds, C
   first event and its wall time;
 - **UI:** `webgen ui` started as its own process with the same settings, driven by Playwright in Debian's
   chromium from a fresh page per run: type the request, press Send, and time the run's first chat message
-  (time to first event) and the "Run ...: finished" status. Both are timed in the page, on its own clock, from
-  the click on Send to the moment the page's DOM shows them (Playwright's own waits poll, at up to 1 s apart).
+  (time to first event) and the "Run ...: finished" status (shown with the chat's last message), and when the
+  step panels that follow in a chained event arrive (`panels_s`: the preview's frame). All are timed in the page,
+  on its own clock, from the click on Send to the moment the page's DOM shows them (Playwright's own waits poll,
+  at up to 1 s apart).
 Each path does an unmeasured warm-up run first (the build worker's and the browsers' first use), then they
 alternate `--rounds` times. The overhead per step is (UI wall - baseline wall) / steps.
 Targets: first event under 1 s; overhead under 10% of the baseline's time per step.
@@ -71,7 +73,8 @@ def library_run(session: Session, server: FakeLLMServer) -> dict[str, Any]:
 
 
 #: Installed in the page before Send: the page's own clock at the click on Send, at the first message from the
-#: run, and at the status line that says the run ended (a MutationObserver, so no polling interval is measured).
+#: run, at the status line that says the run ended, and at the step panels that follow it (the preview's frame)
+#: (a MutationObserver, so no polling interval is measured).
 _WATCH_JS = """() => {
   const marks = (window.__bench = {});
   document.querySelector("#send").addEventListener("click", () => { marks.click ??= performance.now(); }, true);
@@ -79,6 +82,7 @@ _WATCH_JS = """() => {
     const now = performance.now(), status = document.querySelector("#status");
     if (document.querySelector("#chat [data-testid='bot']")) marks.first ??= now;
     if (status && /Run [0-9a-f]{8}: \\w+\\./.test(status.innerText)) marks.done ??= now;
+    if (marks.done && document.querySelector("#site-frame")) marks.panels ??= now;
   }).observe(document.body, { subtree: true, childList: true, characterData: true });
 }"""
 
@@ -106,13 +110,15 @@ def ui_run(browser: Any, url: str, server: FakeLLMServer) -> dict[str, Any]:
         page.locator("#send").click()
         status = page.locator("#status")
         expect(status).to_have_text(re.compile(r"Run [0-9a-f]{8}: \w+\."), timeout=600_000)
+        page.locator("#site-frame").wait_for(timeout=60_000)
         marks = page.evaluate("() => window.__bench")
         ended = status.inner_text().rstrip(".").rsplit(" ", 1)[-1]
         steps = len(re.findall(r"Step \d+ started", page.locator("#chat").inner_text()))
     finally:
         context.close()
     first, wall = (marks["first"] - marks["click"]) / 1000, (marks["done"] - marks["click"]) / 1000
-    return {"first_event_s": first, "wall_s": wall, "steps": steps, "status": ended}
+    panels = (marks["panels"] - marks["click"]) / 1000
+    return {"first_event_s": first, "wall_s": wall, "panels_s": panels, "steps": steps, "status": ended}
 
 
 def _start_ui(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
@@ -149,6 +155,11 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "first_event_median_s": round(statistics.median(r["first_event_s"] for r in runs), 3),
         "wall_median_s": round(statistics.median(r["wall_s"] for r in runs), 3),
         "per_step_median_s": round(statistics.median(r["wall_s"] / max(r["steps"], 1) for r in runs), 3),
+        **(
+            {"panels_median_s": round(statistics.median(r["panels_s"] for r in runs), 3)}
+            if runs and "panels_s" in runs[0]
+            else {}
+        ),
         "runs": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in runs],
     }
 
