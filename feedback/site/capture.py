@@ -33,18 +33,21 @@ _READY_JS += "document.getElementById('root').childElementCount > 0)"
 # The page's own count of its fetch/XHR calls (page_session.REQUESTS_JS): quiet when none waited as the probe
 # began or ended, and none was answered while it waited for the frames (the answer may not be shown yet).
 _COUNT_JS = "(window.__webgenRequests || { pending: 0, done: 0 })"
+_WAITING_POLL_S = 0.03  # between probes while one of the page's calls still waits (the probe itself costs a little)
 
 
 def ready_probe_js(probe_js: str) -> str:
     """One round trip: go to `route` in-page (when given), wait for the fonts and two animation frames, finish the
-    animations, then `{ready, quiet, stats}`: whether the document has loaded and the app mounted, whether the
-    page's fetch/XHR calls were all answered and shown (see `_COUNT_JS`), and what `probe_js` saw."""
+    animations, then `{ready, quiet, waiting, stats}`: whether the document has loaded and the app mounted,
+    whether the page's fetch/XHR calls were all answered and shown (see `_COUNT_JS`), whether one still waits, and
+    what `probe_js` saw."""
     return (
         f"async (route) => {{ if (route) {{ {_NAVIGATE_JS} }} await document.fonts.ready; "
         f"const count = {_COUNT_JS}, waiting = count.pending, answered = count.done; "
         "await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))); "
         "const quiet = waiting === 0 && count.pending === 0 && count.done === answered; "
-        f"const ready = {_READY_JS}; ({STILL_JS})(); return {{ ready, quiet, stats: ({probe_js})() }}; }}"
+        f"const ready = {_READY_JS}; ({STILL_JS})(); "
+        f"return {{ ready, quiet, waiting: count.pending > 0, stats: ({probe_js})() }}; }}"
     )
 
 
@@ -77,8 +80,10 @@ async def settle_and_probe(session: Session, config: SiteSettings, js: str, rout
         stats = result["stats"]
         if result["ready"] and result["quiet"] and not session.inflight:
             return stats
-        if result["ready"]:
-            await session.wait_idle(deadline - time.monotonic())  # then probed again (the page's calls included)
+        if result["ready"]:  # then probed again, once the network is idle and the page's calls are answered
+            await session.wait_idle(deadline - time.monotonic())
+            if result["waiting"]:
+                await asyncio.sleep(_WAITING_POLL_S)
     if stats is None:  # never got an answer in time: one last probe, under the caller's page timeout
         stats = (await session.page.evaluate(js, route))["stats"]
     return stats

@@ -52,29 +52,48 @@ CONTENT_JS = r"""() => {
   };
 }"""
 #: Run in every document before its own scripts: counts the page's fetch and XMLHttpRequest calls still waiting
-#: and those answered, as the page itself sees them. The network events reach us later than the probe's answer
-#: can, so a page whose data request ended a moment before its snapshot would otherwise look settled.
+#: and those answered, as the page itself sees them (reading a fetch's body counts as a call of its own, and
+#: each call is settled once however it ends). The network events reach us later than the probe's answer can, so
+#: a page whose data request ended a moment before its snapshot would otherwise look settled. The wrappers hand
+#: the page a promise of their own, so a failed fetch the page ignores is still an unhandled rejection.
 REQUESTS_JS = """(() => {
   if (window.__webgenRequests) return;
-  const state = (window.__webgenRequests = { pending: 0, done: 0 });
-  const end = () => { state.pending -= 1; state.done += 1; };
-  const fetch = window.fetch;
-  if (fetch) {
-    window.fetch = function (...args) {
-      state.pending += 1;
-      try { const answer = fetch.apply(this, args); answer.then(end, end); return answer; }
-      catch (error) { end(); throw error; }
-    };
+  const state = { pending: 0, done: 0 };
+  Object.defineProperty(window, "__webgenRequests", { value: state });
+  const begin = () => {
+    state.pending += 1;
+    let open = true;
+    return () => { if (open) { open = false; state.pending -= 1; state.done += 1; } };
+  };
+  const wrap = (call) => function (...args) {
+    const end = begin();
+    try {
+      return call.apply(this, args).then((value) => { end(); return value; }, (error) => { end(); throw error; });
+    } catch (error) { end(); throw error; }
+  };
+  if (window.fetch) window.fetch = wrap(window.fetch);
+  for (const name of ["json", "text", "arrayBuffer", "blob", "formData"]) {
+    if (window.Response && Response.prototype[name]) Response.prototype[name] = wrap(Response.prototype[name]);
   }
-  if (window.XMLHttpRequest) {
-    const send = XMLHttpRequest.prototype.send;
-    XMLHttpRequest.prototype.send = function (...args) {
-      state.pending += 1;
-      this.addEventListener("loadend", end, { once: true });
-      try { return send.apply(this, args); }
-      catch (error) { this.removeEventListener("loadend", end); end(); throw error; }
-    };
-  }
+  if (!window.XMLHttpRequest) return;
+  const calls = new WeakMap();  // an XHR -> how to settle its call in flight
+  const { open, send } = XMLHttpRequest.prototype;
+  XMLHttpRequest.prototype.open = function (...args) {  // open() drops a call in flight without a loadend
+    (calls.get(this) || (() => {}))();
+    return open.apply(this, args);
+  };
+  XMLHttpRequest.prototype.send = function (...args) {
+    const xhr = this, end = begin(), before = calls.get(xhr);
+    const ended = () => { xhr.removeEventListener("loadend", ended); end(); };
+    xhr.addEventListener("loadend", ended);  // before send(): a synchronous request ends inside it
+    calls.set(xhr, end);
+    try { return send.apply(xhr, args); } catch (error) {  // not sent (one still in flight, or not opened)
+      xhr.removeEventListener("loadend", ended);
+      if (before) calls.set(xhr, before);
+      end();
+      throw error;
+    }
+  };
 })();"""
 _CLOSED = ("closed", "crashed", "disposed", "detached")
 _IDLE_POLL_S = 0.01
