@@ -19,10 +19,13 @@ from webgen.collect.worker import Job
 from webgen.core.settings import Settings
 
 Message = tuple[Any, ...]
-#: Imported once by the fork server (an ImportError is ignored there): what `worker.serve` uses. Each worker
-#: still runs the script that started the coordinator (as `__mp_main__`, like any multiprocessing child), so a
-#: script that starts a collection must do so under `if __name__ == "__main__":`.
+#: Imported once by the fork server (an ImportError is ignored there): first a module that takes it out of the
+#: terminal's session (no Ctrl-C for it or its workers), then the script that started us (its workers then skip
+#: running it again as `__mp_main__`; it must start a collection under `if __name__ == "__main__":`), then what
+#: `worker.serve` uses.
 PRELOAD = [
+    "webgen.collect.forkserver_session",
+    "__main__",
     "webgen.collect.worker",
     "webgen.core.env",
     "webgen.graph.events",
@@ -50,19 +53,35 @@ def _worker_main(conn: Connection) -> None:
         conn.close()
 
 
+class WorkerStartError(RuntimeError):
+    """A worker process could not be started (the fork server failed)."""
+
+
 class LocalWorker:
     def __init__(self, slot: int, settings: Settings) -> None:
         context = _forkserver()
         parent, child = context.Pipe()
         self.slot = slot
         self.proc = context.Process(target=_worker_main, args=(child,), name=f"webgen-collect-worker-{slot}")
-        self.proc.start()
-        child.close()
+        try:
+            self.proc.start()
+        except (EOFError, OSError) as exc:  # the fork server died: it printed why (an error in a preloaded module)
+            parent.close()
+            raise WorkerStartError(
+                f"the fork server that starts workers failed ({type(exc).__name__}; see the error above). A script "
+                'that runs a collection must start it under `if __name__ == "__main__":`'
+            ) from exc
+        finally:
+            child.close()
         self.conn = parent
         self.ready = False
         self.job: Job | None = None
         self.family: list[procs.Proc] = []  # its process tree, last seen
-        self._send("settings", settings)
+        try:
+            self._send("settings", settings)
+        except BaseException:  # a Ctrl-C before the pool holds it: it would be left running
+            self.kill()
+            raise
 
     @property
     def pid(self) -> int:
@@ -88,8 +107,11 @@ class LocalWorker:
         self.conn.close()
 
     def kill(self) -> None:
-        """Kill it with everything it started (its group, and the children it put in groups of their own)."""
-        procs.kill([*procs.tree(self.proc.pid), *self.family])
+        """Kill it with everything it started (its group, and the children it put in groups of their own). Once it
+        has exited (the fork server reaps it at once), its pid may be another process's: only its descendants
+        seen while it lived are killed then."""
+        alive = self.proc.exitcode is None
+        procs.kill([*(procs.tree(self.proc.pid) if alive else []), *self.family])
         self.proc.join(5)
         self.conn.close()
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from webgen.collect.local import LocalBackend
+from webgen.collect.local import LocalBackend, WorkerStartError
 from webgen.collect.report import tagged
 from webgen.collect.worker import Job, Result
 from webgen.core.settings import Settings
@@ -130,7 +130,9 @@ class Collector:
         stopping = cancelled_sent = False
         last_sample = 0.0
         try:
-            self.pool = [self.backend.spawn(slot) for slot in range(min(self.workers, len(self._queue)))]
+            for slot in range(min(self.workers, len(self._queue))):  # one at a time: a Ctrl-C here kills those made
+                if not self._spawn(slot):
+                    break
             while self.pool:
                 try:
                     stopping = stopping or self._interrupted or stats.stopped is not None
@@ -170,6 +172,14 @@ class Collector:
         return stats
 
     # -- internals --------------------------------------------------------------------------------
+    def _spawn(self, slot: int) -> bool:
+        try:
+            self.pool.append(self.backend.spawn(slot))
+        except WorkerStartError as exc:
+            self.stats.stopped = f"a worker could not start: {exc}"
+            return False
+        return True
+
     def _handle(self, worker: Any, message: Message, stopping: bool) -> None:
         stats, kind = self.stats, message[0]
         if kind == "lost":
@@ -179,7 +189,7 @@ class Collector:
             if self._idle_deaths > 2 * self.workers + 2 and not stats.stopped:
                 stats.stopped = f"workers keep dying before they take a run ({worker.death()})"
             elif self._queue and not stopping:
-                self.pool.append(self.backend.spawn(worker.slot))
+                self._spawn(worker.slot)
             return
         if kind == "fatal":
             stats.stopped = f"a worker could not start: {message[1]}"

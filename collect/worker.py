@@ -121,7 +121,10 @@ def serve(conn: Connection) -> None:
 
     apply_offline_env()
     channel = _Channel(conn)
-    kind, settings = conn.recv()
+    try:
+        kind, settings = conn.recv()
+    except (EOFError, OSError):  # the coordinator went before it sent the settings (a Ctrl-C as workers start)
+        return
     assert kind == "settings"
 
     def on_event(event: Any) -> None:

@@ -38,6 +38,12 @@ def rules(delay_s: float = 0.0) -> list[dict]:
     return [coder, *judge_rules(4)]
 
 
+# the installed command, as users run it: its workers are forked from a fork server that ran this script once
+WEBGEN = [str(Path(sys.executable).with_name("webgen"))]
+if not Path(WEBGEN[0]).exists():
+    WEBGEN = [sys.executable, "-m", "webgen"]
+
+
 class Collect:
     def __init__(self, tmp: Path, base_url: str, coder_url: str | None = None) -> None:
         self.tmp, self.db = tmp, f"sqlite:///{tmp / 'runs.db'}"
@@ -59,7 +65,7 @@ class Collect:
         self.args = [str(tasks_file(tmp)), "--rollouts", "2", "--workers", "2", "--max-steps", "2", "--name", "c"]
 
     def cmd(self, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "webgen", "collect", *self.args, *extra]
+        return [*WEBGEN, "collect", *self.args, *extra]
 
     def __call__(self, *extra: str, code: int = 0) -> str:
         done = subprocess.run(self.cmd(*extra), env=self.env, capture_output=True, text=True, timeout=240)
@@ -164,11 +170,16 @@ def test_a_worker_killed_mid_run_is_replaced_and_every_pair_runs_exactly_once(tm
 def test_sigint_cancels_runs_in_flight_and_a_rerun_completes(tmp_path: Path) -> None:
     with FakeLLMServer(rules(delay_s=0.5)) as server:
         collect = Collect(tmp_path, server.base_url)
-        proc = subprocess.Popen(
-            collect.cmd(), env=collect.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        proc = subprocess.Popen(  # its own process group, which gets the SIGINT, as a terminal's Ctrl-C does
+            collect.cmd(),
+            env=collect.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         wait_for(lambda: any(r.status == "running" for r in collect.runs()))
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=120)
         assert proc.returncode == 130 and "Traceback" not in output, output
         runs = {r.id: r for r in collect.runs()}
@@ -176,6 +187,52 @@ def test_sigint_cancels_runs_in_flight_and_a_rerun_completes(tmp_path: Path) -> 
         cancelled = [e for e in collect.entries() if e.status == "interrupted"]
         assert cancelled and all(runs[e.run_id].status == "cancelled" for e in cancelled)  # cleanly, resumable
         collect()
+        collect.complete()
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose environment holds `marker` (a collection's workers, browsers and build workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if stat[0] != "Z":
+                    found.append(int(entry.name))
+    return found
+
+
+def _left_session(pid: int, coordinator: int) -> bool:
+    """Whether `pid` is the collection's fork server and has left the coordinator's session (its first preload)."""
+    try:
+        session = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return False
+    return b"forkserver" in _cmdline(pid) and session != coordinator
+
+
+def test_ctrl_c_while_the_workers_start_exits_cleanly_and_leaves_no_process(tmp_path: Path) -> None:
+    marker = f"WEBGEN_TEST_MARK={os.getpid()}-{time.monotonic_ns()}"
+    with FakeLLMServer(rules(delay_s=0.5)) as server:
+        collect = Collect(tmp_path, server.base_url)
+        collect.env[marker.split("=")[0]] = marker.split("=")[1]
+        proc = subprocess.Popen(
+            collect.cmd(),
+            env=collect.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        # the fork server is up, out of the terminal's session, and still importing what the workers need
+        wait_for(lambda: any(_left_session(p, proc.pid) for p in _processes_with(marker)), timeout=60)
+        assert not _worker_pids(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "Traceback" not in output, output
+        wait_for(lambda: not _processes_with(marker), timeout=30)
+        assert not any(r.status == "running" for r in collect.runs())
+        collect()  # and a re-run completes
         collect.complete()
 
 
