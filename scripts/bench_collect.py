@@ -2,15 +2,17 @@
 
 Every model is scripted through the fake server: the coder answers in `--coder-latency` s (1 s), the judge in
 `--judge-latency` s (0.5 s). Each worker is a real session (build worker + Chromium). Prints one JSON object:
-steps/min per pool size, the speed-up over 1 worker, the peak memory (PSS of each worker's process tree), and
-where the time goes: the median seconds of each stage of a step (from the stored steps) and the CPU seconds
-our processes used per step (sampled from /proc), which bounds what N workers can do on this machine's cores.
+steps/min per pool size, the speed-up over 1 worker, the peak memory (PSS of each worker's process tree, and of
+all the pool's processes together), and where the time goes: the median seconds of each stage of a step (from
+the stored steps) and the CPU seconds our processes used per step (sampled from /proc), which bounds what N
+workers can do on this machine's cores.
 
 Usage: .venv/bin/python scripts/bench_collect.py [--tasks 24] [--workers 4] [--max-steps 3] [--backend local|ray]
 
 24 tasks (72 steps) by default: the pool's start-up (a fork server importing the worker's modules, then four
 browsers and build workers on two cores: ~5 s) is then a sixth of the 4-worker run, not a third as with 8 tasks;
 a real collection is hundreds of runs, where it is nothing. Both the total and the steady rates are printed.
+Each pool size is measured in a process of its own, so each pays for starting its own fork server.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -64,13 +67,19 @@ class CpuMeter:
     def __init__(self, root: int, every: float = 0.25) -> None:
         self.root, self.every = root, every
         self.seen: dict[procs.Proc, float] = {}
+        self.peak_pss_mb = 0.0  # all our processes together (workers, their browsers and builds, the fork server)
         self.timeline: list[tuple[float, float]] = []  # (time.monotonic(), CPU seconds so far)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
+        ticks = 0
         while not self._stop.wait(self.every):
-            for proc in procs.tree(self.root)[1:]:  # not the coordinator's own process (the fake server is in it)
+            tree = procs.tree(self.root)[1:]  # not the coordinator's own process
+            ticks += 1
+            if ticks % 4 == 0:
+                self.peak_pss_mb = max(self.peak_pss_mb, procs.pss_mb(tree))
+            for proc in tree:
                 try:
                     fields = Path(f"/proc/{proc[0]}/stat").read_text().rsplit(")", 1)[1].split()
                 except (OSError, IndexError):
@@ -146,6 +155,7 @@ def measure(base: Settings, url: str, home: Path, workers: int, tasks: int, back
         "steps_per_minute": round(stats.steps_per_minute, 1),
         "steady_steps_per_minute": round(stats.steady_steps_per_minute, 1),  # first to last step: no start-up
         "peak_pss_mb_per_worker": [round(v) for v in stats.peak_pss_mb.values()],
+        "peak_pss_mb_all": round(cpu.peak_pss_mb),  # every process of the pool (the fork server's share too)
         "stage_median_s": stages,
         "cpu_s_total": round(cpu.seconds, 1),
         "cpu_s_before_first_step": round(cpu.at(stats.first_step or 0.0), 1),  # the workers' start-up, mostly
@@ -158,6 +168,16 @@ def measure(base: Settings, url: str, home: Path, workers: int, tasks: int, back
     }
 
 
+def _measure_apart(args: argparse.Namespace, url: str, home: Path, workers: int) -> dict:
+    """`measure` in a process of its own, so each pool size starts its own fork server (imports included)."""
+    command = [sys.executable, __file__, "--measure", str(workers), "--url", url, "--home", str(home)]
+    command += ["--tasks", str(args.tasks), "--max-steps", str(args.max_steps), "--backend", args.backend]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the {workers}-worker measurement failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=24)
@@ -166,13 +186,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coder-latency", type=float, default=1.0)
     parser.add_argument("--judge-latency", type=float, default=0.5)
     parser.add_argument("--backend", choices=("local", "ray"), default="local")
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)  # internal: one pool size, in this process
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     apply_offline_env()
     base = Settings().updated(agent={"max_steps": args.max_steps}, site={"page_timeout_s": 5.0})
+    if args.measure is not None:
+        result = measure(base, args.url, args.home, args.measure, args.tasks, args.backend)
+        sys.stdout.write(json.dumps(result) + "\n")
+        return 0
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, FakeLLMServer(rules(args.coder_latency, args.judge_latency)) as server:
-        one = measure(base, server.base_url, Path(tmp), 1, args.tasks, args.backend)
-        many = measure(base, server.base_url, Path(tmp), args.workers, args.tasks, args.backend)
+        one = _measure_apart(args, server.base_url, Path(tmp), 1)
+        many = _measure_apart(args, server.base_url, Path(tmp), args.workers)
     cores = len(os.sched_getaffinity(0))
     per_step = 60 / one["steady_steps_per_minute"] if one["steady_steps_per_minute"] else None
     cpu = many["cpu_s_per_steady_step"]
