@@ -169,7 +169,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             status = f"Run {run_id[:8]}: {item.outcome.status if item.outcome else 'failed'}."
             # the panels are read while the browser asks for them (the chained event's round trip); the status says
             # how the run ended at once, as the chat does
-            ui.ended = panel_reader.submit(_panels, ui, request)
+            ui.ended = (ui.selected, panel_reader.submit(_panels, ui, request))
             if item.error:
                 ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
             yield [ui.chat if item.error else gr.skip(), gr.skip(), status]
@@ -178,7 +178,9 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             ui = _ui(world, request)
             if ui.ended is None:  # no run ended since (an empty message, one sent while a run goes, or shown)
                 return [gr.skip()] * (1 + len(PANELS))
-            panels, ui.ended = ui.ended, None
+            (selected, panels), ui.ended = ui.ended, None
+            if ui.selected is not selected:  # a step picked since the run ended: its panels are shown already
+                return [_conversations(world, ui.conversation), *[gr.skip()] * len(PANELS)]
             return [_conversations(world, ui.conversation), *panels.result(timeout=120)]
 
         # The streaming event's outputs are only what it updates while the run goes: each listed output that is
