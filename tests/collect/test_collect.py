@@ -67,6 +67,17 @@ class Collect:
     def cmd(self, *extra: str) -> list[str]:
         return [*WEBGEN, "collect", *self.args, *extra]
 
+    def start_in_own_group(self) -> subprocess.Popen:
+        """The collection in a process group of its own, which gets a SIGINT as a terminal's Ctrl-C does."""
+        return subprocess.Popen(
+            self.cmd(),
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
     def __call__(self, *extra: str, code: int = 0) -> str:
         done = subprocess.run(self.cmd(*extra), env=self.env, capture_output=True, text=True, timeout=240)
         output = done.stdout + done.stderr
@@ -170,14 +181,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_every_pair_runs_exactly_once(tm
 def test_sigint_cancels_runs_in_flight_and_a_rerun_completes(tmp_path: Path) -> None:
     with FakeLLMServer(rules(delay_s=0.5)) as server:
         collect = Collect(tmp_path, server.base_url)
-        proc = subprocess.Popen(  # its own process group, which gets the SIGINT, as a terminal's Ctrl-C does
-            collect.cmd(),
-            env=collect.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        proc = collect.start_in_own_group()
         wait_for(lambda: any(r.status == "running" for r in collect.runs()))
         os.killpg(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=120)
@@ -216,14 +220,7 @@ def test_ctrl_c_while_the_workers_start_exits_cleanly_and_leaves_no_process(tmp_
     with FakeLLMServer(rules(delay_s=0.5)) as server:
         collect = Collect(tmp_path, server.base_url)
         collect.env[marker.split("=")[0]] = marker.split("=")[1]
-        proc = subprocess.Popen(
-            collect.cmd(),
-            env=collect.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        proc = collect.start_in_own_group()
         # the fork server is up, out of the terminal's session, and still importing what the workers need
         wait_for(lambda: any(_left_session(p, proc.pid) for p in _processes_with(marker)), timeout=60)
         assert not _worker_pids(proc.pid)
