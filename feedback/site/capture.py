@@ -1,11 +1,11 @@
 """A visited route's readiness and its screenshots: event-driven waits and cheap PNG captures.
 
 Readiness, instead of a fixed pause: the page has loaded its fonts and shown two animation frames with the app
-mounted, none of its requests is still in flight, and none of its own fetch/XHR calls was answered during those
-frames (each wait capped). Screenshots are taken through the DevTools protocol with fast PNG encoding: the
-viewport, and the whole page (up to a height) when it is taller; two direct captures cost less than one capture
-cropped and re-encoded in Python. Finite CSS and Web animations are finished and endless ones stopped first, so
-that a fade-in is caught in its final state.
+mounted, none of its requests is still in flight, and none of its own calls (fetch, XHR, a lazy route's dynamic
+import) waits or was answered during those frames (each wait capped). Screenshots are taken through the DevTools
+protocol with fast PNG encoding: the viewport, and the whole page (up to a height) when it is taller; two direct
+captures cost less than one capture cropped and re-encoded in Python. Finite CSS and Web animations are finished
+and endless ones stopped first, so that a fade-in is caught in its final state.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ STILL_JS = """() => {
 _NAVIGATE_JS = "history.pushState({}, '', route); window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));"
 _READY_JS = "document.readyState === 'complete' && (!document.getElementById('root') || "
 _READY_JS += "document.getElementById('root').childElementCount > 0)"
-# The page's own count of its fetch/XHR calls (page_session.REQUESTS_JS): quiet when none waited as the probe
-# began or ended, and none was answered while it waited for the frames (the answer may not be shown yet).
+# The page's own count of its fetch/XHR calls and dynamic imports (page_session.REQUESTS_JS): quiet when none
+# waited as the probe began or ended, and none was answered while it waited for the frames (the answer may not be
+# shown yet).
 _COUNT_JS = "(window.__webgenRequests || { pending: 0, done: 0 })"
 _WAITING_POLL_S = 0.03  # between probes while one of the page's calls still waits (the probe itself costs a little)
 
@@ -39,7 +40,7 @@ _WAITING_POLL_S = 0.03  # between probes while one of the page's calls still wai
 def ready_probe_js(probe_js: str) -> str:
     """One round trip: go to `route` in-page (when given), wait for the fonts and two animation frames, finish the
     animations, then `{ready, quiet, waiting, stats}`: whether the document has loaded and the app mounted,
-    whether the page's fetch/XHR calls were all answered and shown (see `_COUNT_JS`), whether one still waits, and
+    whether the page's calls were all answered and shown (see `_COUNT_JS`), whether one still waits, and
     what `probe_js` saw."""
     return (
         f"async (route) => {{ if (route) {{ {_NAVIGATE_JS} }} await document.fonts.ready; "
@@ -60,7 +61,7 @@ async def settle_and_probe(session: Session, config: SiteSettings, js: str, rout
     """The probe's stats once the route is ready (see the module doc), or as it is after `settle_cap_s`.
 
     `js` is a `ready_probe_js`; `route` is the route to go to in-page, None after a full load. A page whose
-    requests are still in flight when it is ready (or whose fetch/XHR calls were not all answered and shown) is
+    requests are still in flight when it is ready (or whose own calls were not all answered and shown) is
     probed again once they are done.
     """
     deadline = time.monotonic() + settle_cap_s(config)

@@ -1,8 +1,8 @@
 """The renderer's browser context and page: its network guard, its listeners, and what they collected.
 
 One session serves visit after visit (`reset()` between them); it tracks the page's requests in flight (the
-network's view, and the page's own count of its fetch and XHR calls), so that a route is probed once they are
-done (capture.py).
+network's view, and the page's own count of its fetch and XHR calls and dynamic imports), so that a route is
+probed once they are done (capture.py).
 
 A page may reach only its own site's origin (the static server's host and port). Anything else, another
 loopback port (a model endpoint on :8000) as much as another host, is aborted and reported as blocked;
@@ -51,11 +51,12 @@ CONTENT_JS = r"""() => {
     final_route: location.pathname + (location.hash.startsWith("#/") ? location.hash : ""),
   };
 }"""
-#: Run in every document before its own scripts: counts the page's fetch and XMLHttpRequest calls still waiting
-#: and those answered, as the page itself sees them (reading a fetch's body counts as a call of its own, and
-#: each call is settled once however it ends). The network events reach us later than the probe's answer can, so
-#: a page whose data request ended a moment before its snapshot would otherwise look settled. The wrappers hand
-#: the page a promise of their own, so a failed fetch the page ignores is still an unhandled rejection.
+#: Run in every document before its own scripts: counts the page's fetch and XMLHttpRequest calls, and the
+#: dynamic imports its build hands over (node/track_imports.mjs), still waiting and those answered, as the page
+#: itself sees them (reading a fetch's body counts as a call of its own, and each call is settled once however it
+#: ends). The network events reach us later than the probe's answer can, so a page whose data request ended a
+#: moment before its snapshot (or whose lazy route's chunk still loads) would otherwise look settled. The wrappers
+#: hand the page a promise of their own, so a failed fetch the page ignores is still an unhandled rejection.
 REQUESTS_JS = """(() => {
   if (window.__webgenRequests) return;
   const state = { pending: 0, done: 0 };
@@ -71,6 +72,8 @@ REQUESTS_JS = """(() => {
       return call.apply(this, args).then((value) => { end(); return value; }, (error) => { end(); throw error; });
     } catch (error) { end(); throw error; }
   };
+  // The site's dynamic imports, handed over by its build (node/track_imports.mjs): a lazy route's chunk.
+  Object.defineProperty(window, "__webgenTrack", { value: wrap((promise) => promise) });
   if (window.fetch) window.fetch = wrap(window.fetch);
   for (const name of ["json", "text", "arrayBuffer", "blob", "formData"]) {
     if (window.Response && Response.prototype[name]) Response.prototype[name] = wrap(Response.prototype[name]);

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import readline from "node:readline";
 import crypto from "node:crypto";
 import { copyVendor, plainIds, prepareVendor, servesSite, vendorPlugin } from "./vendor.mjs";
+import { trackImports } from "./track_imports.mjs";
 
 const scaffoldDir = process.argv[2];
 const privateDir = process.argv[3]; // a folder only the harness writes (removed by it when this worker ends)
@@ -178,7 +179,7 @@ function siteConfig(root, outDir, allow, theme, shared) {
     logLevel: "silent",
     clearScreen: false,
     cacheDir: path.join(root, ".webgen", "vite"),
-    plugins: [confine(root, allow), ...(shared ? [vendorPlugin(shared.vendor, shared)] : []), rewriteBarrelImports(), react()],
+    plugins: [confine(root, allow), ...(shared ? [vendorPlugin(shared.vendor, shared)] : []), rewriteBarrelImports(), react(), trackImports()],
     css: {
       postcss: {
         plugins: [
