@@ -85,10 +85,13 @@ def fake_models(settings: Settings, tmp_path: Path) -> Iterator[Any]:
         server.stop()
 
 
-def teach(model_dir: Path, messages: list[dict[str, str]], reply: str, *, steps: int = 150) -> Path:
-    """Make the tiny model answer ``messages`` with ``reply`` (a few hundred Adam steps on that one sequence,
-    stopping once greedy decoding reproduces it): a random model never writes a usable action, and the RL
-    tests need some replies that build."""
+_SAMPLED_NLL = 0.3  # the whole reply's negative log-likelihood: a sample reproduces it with p > 0.7
+
+
+def teach(model_dir: Path, messages: list[dict[str, str]], reply: str, *, steps: int = 400) -> Path:
+    """Make the tiny model answer ``messages`` with ``reply`` (up to a few hundred Adam steps on that one sequence,
+    stopping once a sample reproduces it most of the time): a random model never writes a usable action, and the
+    RL tests need some replies that build."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -106,7 +109,9 @@ def teach(model_dir: Path, messages: list[dict[str, str]], reply: str, *, steps:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % 5 == 4:  # stop once greedy decoding (teacher-forced) reproduces the reply
+        # stop once sampling (temperature 1, as the trainers roll out) gives the whole reply most of the time:
+        # greedy decoding alone can reproduce it while a sample still goes astray within a few hundred tokens
+        if step % 5 == 4 and loss.item() * len(target) < _SAMPLED_NLL:
             with torch.no_grad():
                 predicted = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].argmax(-1).tolist()
             if predicted == target:
