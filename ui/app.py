@@ -25,6 +25,7 @@ from webgen.storage.conversations import list_conversations
 from webgen.storage.store import StoreError
 from webgen.ui import panels as pn
 from webgen.ui import steps as st
+from webgen.ui import stream
 from webgen.ui.history import run_chat as stored_chat
 from webgen.ui.render import render_event
 from webgen.ui.settings_panel import apply_settings, check_endpoints, settings_fields
@@ -230,6 +231,11 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
 
         demo.load(on_load, None, [convs], api_name=False)
 
+        async def hold_stream(request: gr.Request) -> None:  # on the server's event loop, as Gradio's queue is
+            stream.hold(demo, request.session_hash)
+
+        demo.load(hold_stream, None, None, api_name=False, show_progress="hidden")
+
         def on_open(cid: str | None, request: gr.Request) -> list[Any]:
             ui = _ui(world, request)
             if not cid:
@@ -300,6 +306,11 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             world.drop(request.session_hash or "anonymous")
 
         demo.unload(on_unload)
+
+        async def release_stream(request: gr.Request) -> None:
+            stream.release(demo, request.session_hash)
+
+        demo.unload(release_stream)
     return demo
 
 
