@@ -6,8 +6,8 @@ fix, a GUI test that searches and fills the cart, a finish) drive real builds, C
   first event and its wall time;
 - **UI:** `webgen ui` started as its own process with the same settings, driven by Playwright in Debian's
   chromium from a fresh page per run: type the request, press Send, and time the run's first chat message
-  (time to first event) and the "Run ...: finished" status, and when the step panels (which come with the status
-  in a chained event) arrive (`panels_s`: the preview's frame). All are timed in the page,
+  (time to first event) and the "Run ...: finished" status (shown with the chat's last message), and when the
+  step panels that follow in a chained event arrive (`panels_s`: the preview's frame). All are timed in the page,
   on its own clock, from the click on Send to the moment the page's DOM shows them (Playwright's own waits poll,
   at up to 1 s apart).
 Each path does an unmeasured warm-up run first (the build worker's and the browsers' first use), then they

@@ -141,7 +141,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             return [values[name] for name in PANELS]
 
         def run_chat(message: str, request: gr.Request) -> Iterator[list[Any]]:
-            """Streams the run into the chat; `run_done` (chained after it) shows how it ended, with the panels."""
+            """Streams the run into the chat, then how it ended; `run_done` (chained after it) shows the panels."""
             ui = _ui(world, request)
             text = (message or "").strip()
             if not text:
@@ -168,22 +168,25 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                     yield [ui.chat, gr.skip(), gr.skip()]
             ui.selected = st.default_selection(world.store, run_id) or ui.selected
             status = f"Run {run_id[:8]}: {item.outcome.status if item.outcome else 'failed'}."
-            # the panels are read while the browser asks for them (the chained event's round trip)
-            ui.ended = (status, panel_reader.submit(_panels, ui, request))
+            # the panels are read while the browser asks for them (the chained event's round trip); the status says
+            # how the run ended at once, as the chat does
+            ui.ended = (ui.selected, panel_reader.submit(_panels, ui, request))
             if item.error:
                 ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
-                yield [ui.chat, gr.skip(), gr.skip()]
+            yield [ui.chat if item.error else gr.skip(), gr.skip(), status]
 
         def run_done(request: gr.Request) -> list[Any]:
             ui = _ui(world, request)
             if ui.ended is None:  # no run ended since (an empty message, one sent while a run goes, or shown)
-                return [gr.skip()] * (2 + len(PANELS))
-            (done, panels), ui.ended = ui.ended, None
-            return [done, _conversations(world, ui.conversation), *panels.result(timeout=120)]
+                return [gr.skip()] * (1 + len(PANELS))
+            (selected, panels), ui.ended = ui.ended, None
+            if ui.selected is not selected:  # a step picked since the run ended: its panels are shown already
+                return [_conversations(world, ui.conversation), *[gr.skip()] * len(PANELS)]
+            return [_conversations(world, ui.conversation), *panels.result(timeout=120)]
 
         # The streaming event's outputs are only what it updates while the run goes: each listed output that is
         # still waiting for its first value gets a status tracker, with an animation-frame timer while it waits.
-        # The panels and the end status come with the chained event.
+        # The panels come with the chained event.
         # "multiple": a message sent while a run is going reaches the handler, which says so (not a silent no-op).
         # No loading overlays while a run streams: the chat itself shows progress.
         options = {
@@ -192,7 +195,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             "trigger_mode": "multiple",
             "show_progress": "hidden",
         }
-        done_outputs = [status, convs, *panel_outputs]
+        done_outputs = [convs, *panel_outputs]
         for trigger, api_name in ((send.click, "send"), (msg.submit, False)):
             trigger(run_chat, [msg], [chat, msg, status], api_name=api_name, **options).then(
                 run_done, None, done_outputs, api_name=False, show_progress="hidden"

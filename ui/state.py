@@ -137,8 +137,8 @@ class UISession:
         self.selected: Selection | None = None
         self.origin: Selection | None = None  # "Continue from here"
         self.chat: list[Any] = []
-        # once a run ends, until the UI shows it: "Run <id>: <status>." and the future of the panels' values
-        self.ended: tuple[str, Future] | None = None
+        # once a run ends, until the UI shows its panels: the step they show and the future of their values
+        self.ended: tuple[Selection | None, Future] | None = None
         self.conversation: str | None = None  # the stored conversation this chat adds its runs to
         self.title = ""
         self.events: queue.Queue[RunEvent | RunDone] = queue.Queue()
