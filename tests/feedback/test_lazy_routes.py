@@ -18,16 +18,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.node]
 APP = """import { Suspense, lazy } from "react";
 import { Link, Route, Routes } from "react-router-dom";
 
-// “Ünïcode” before the imports: the build's edits are placed by character, not by byte.
+// The build's edits are placed by character, not by byte (text in UTF-8 before the imports, an emoji of two
+// UTF-16 units); a module of the site that has its own __webgenImport keeps it.
+const __webgenImport = "Ünïcode 🍞 and a name of our own";
 const note = "a string that says import('./nowhere') is left alone";
 const Slow = lazy(() => import("./pages/Slow"));
 const Pick = lazy(() => (Math.random() < 2 ? import("./pages/Slow") : import("./pages/Other")));
 
 export default function App() {
   const wait = <p>loading the page</p>;
+  const home = <main><h1>Home</h1><p>{note}</p><p>{__webgenImport}</p><Link to="/slow">Slow</Link></main>;
   return (
     <Routes>
-      <Route path="/" element={<main><h1>Home</h1><p>{note}</p><Link to="/slow">Slow</Link></main>} />
+      <Route path="/" element={home} />
       <Route path="/slow" element={<Suspense fallback={wait}><Slow /></Suspense>} />
       <Route path="/pick" element={<Suspense fallback={wait}><Pick /></Suspense>} />
     </Routes>
@@ -49,12 +52,13 @@ def test_a_lazy_route_is_read_once_its_chunk_has_run(env: SiteEnvironment, tmp_p
     obs = env.observe(site)
     assert obs.build.ok, obs.summary()
     entry = next((site / "dist" / "assets").glob("index-*.js")).read_text()
-    assert entry.count("__webgenImport(") == 3, entry  # the three calls
+    assert entry.count("__webgenImport_(") == 4, entry  # the three calls and the helper, under a name of its own
     assert "import('./nowhere')" in entry
     pages = {page.route: page for page in obs.pages}
     home = pages["/"]
     assert not home.page_errors and not home.console_errors, home
     assert "a string that says import('./nowhere') is left alone" in home.content_blocks
+    assert "Ünïcode 🍞 and a name of our own" in home.content_blocks, home.content_blocks
     slow = pages["/slow"]
     assert "The slow page, at last" in slow.content_blocks, slow
     assert "loading the page" not in slow.content_blocks, slow
