@@ -166,11 +166,12 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                 if shown:
                     ui.chat.extend(shown)
                     yield [ui.chat, gr.skip(), gr.skip()]
+            ui.wait(timeout=1.0)  # the run's thread ends just after its end is put: no "a run is going" after it
             ui.selected = st.default_selection(world.store, run_id) or ui.selected
             status = f"Run {run_id[:8]}: {item.outcome.status if item.outcome else 'failed'}."
             # the panels are read while the browser asks for them (the chained event's round trip); the status says
             # how the run ended at once, as the chat does
-            ui.ended = (ui.selected, panel_reader.submit(_panels, ui, request))
+            ui.ended = (ui.view, panel_reader.submit(_panels, ui, request))
             if item.error:
                 ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
             yield [ui.chat if item.error else gr.skip(), gr.skip(), status]
@@ -179,10 +180,11 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             ui = _ui(world, request)
             if ui.ended is None:  # no run ended since (an empty message, one sent while a run goes, or shown)
                 return [gr.skip()] * (1 + len(PANELS))
-            (selected, panels), ui.ended = ui.ended, None
-            if ui.selected is not selected:  # a step picked since the run ended: its panels are shown already
+            (view, panels), ui.ended = ui.ended, None
+            values = panels.result(timeout=120)
+            if ui.view != view:  # a step picked, a conversation opened or a new chat since: it shows its own panels
                 return [_conversations(world, ui.conversation), *[gr.skip()] * len(PANELS)]
-            return [_conversations(world, ui.conversation), *panels.result(timeout=120)]
+            return [_conversations(world, ui.conversation), *values]
 
         # The streaming event's outputs are only what it updates while the run goes: each listed output that is
         # still waiting for its first value gets a status tracker, with an animation-frame timer while it waits.
@@ -212,7 +214,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             sel = st.parse_key(key)
             if sel is None or sel.run_id not in ui.runs:
                 return [gr.skip()] * len(PANELS)
-            ui.selected = sel
+            ui.selected, ui.view = sel, ui.view + 1
             return _panels(ui, request)
 
         picker.input(on_pick, [picker], panel_outputs, api_name=False)
@@ -229,15 +231,12 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
 
         files.change(on_file, [files], [code], api_name=False)
 
+        stream.keep_open(demo)  # first: its load event keeps the stream open while the page's other ones run
+
         def on_load(request: gr.Request) -> Any:
             return _conversations(world, _ui(world, request).conversation)
 
         demo.load(on_load, None, [convs], api_name=False)
-
-        async def hold_stream(request: gr.Request) -> None:  # on the server's event loop, as Gradio's queue is
-            stream.hold(demo, request.session_hash)
-
-        demo.load(hold_stream, None, None, api_name=False, show_progress="hidden")
 
         def on_open(cid: str | None, request: gr.Request) -> list[Any]:
             ui = _ui(world, request)
@@ -249,7 +248,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                 return [gr.skip(), f"⚠ {str(exc).splitlines()[0]}", *([gr.skip()] * len(PANELS))]
             media = ui.workdir / "media"
             ui.chat = [m for run_id in runs for m in stored_chat(world.store, world.store.get_run(run_id), media)]
-            ui.selected = st.default_selection(world.store, runs[-1])
+            ui.selected, ui.view = st.default_selection(world.store, runs[-1]), ui.view + 1
             where = f"step {ui.selected.step} of run {ui.selected.run_id[:8]}" if ui.selected else "a fresh site"
             said = f"Opened «{ui.title}» ({len(runs)} run(s)); the next message continues from {where}."
             return [ui.chat, said, *_panels(ui, request)]
@@ -260,6 +259,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             ui = _ui(world, request)
             try:
                 ui.new_conversation()
+                ui.view += 1
             except RuntimeError as exc:
                 return [gr.skip(), f"⚠ {exc}", gr.skip(), *([gr.skip()] * len(PANELS))]
             return [
@@ -309,11 +309,6 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             world.drop(request.session_hash or "anonymous")
 
         demo.unload(on_unload)
-
-        async def release_stream(request: gr.Request) -> None:
-            stream.release(demo, request.session_hash)
-
-        demo.unload(release_stream)
     return demo
 
 
@@ -378,7 +373,9 @@ def launch(
     )
     sock = _bind(world.host, port)
     bound = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # an open page holds its event stream (ui/stream.py): on shutdown, cut the connections left after 2 s
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="webgen-ui-http", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

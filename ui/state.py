@@ -137,8 +137,9 @@ class UISession:
         self.selected: Selection | None = None
         self.origin: Selection | None = None  # "Continue from here"
         self.chat: list[Any] = []
-        # once a run ends, until the UI shows its panels: the step they show and the future of their values
-        self.ended: tuple[Selection | None, Future] | None = None
+        # once a run ends, until the UI shows its panels: the view they were read for and the future of their values
+        self.ended: tuple[int, Future] | None = None
+        self.view = 0  # counts what changed the shown step (a pick, an opened conversation, a new chat)
         self.conversation: str | None = None  # the stored conversation this chat adds its runs to
         self.title = ""
         self.events: queue.Queue[RunEvent | RunDone] = queue.Queue()

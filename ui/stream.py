@@ -11,12 +11,18 @@ A placeholder id among the session's pending events (`hold`, on page load) keeps
 stream; `release` (on unload) takes it out. This reads Gradio's queue internals, checked against 6.31
 (constraints.txt): on a Gradio without them it logs once and does nothing, and Gradio's own behaviour returns.
 An open stream costs one idle connection per page, and saves the reconnection each event used to pay.
+
+Left as they are: a held stream that breaks (a network error; Gradio also evicts the oldest of 2,000 sessions'
+message queues) leaves the page without updates until it is reloaded, as a stream that broke during an event did
+before; and the page's very first events (its load events) can still meet the race, which the next event heals.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+import gradio as gr
 
 log = logging.getLogger(__name__)
 HOLD = "webgen-keeps-the-stream-open"  # never an event id (Gradio's are uuid4 hex)
@@ -30,6 +36,20 @@ def _pending(blocks: Any) -> dict[str, set[str]] | None:
         _pending.warned = True  # type: ignore[attr-defined]
         log.warning("this Gradio has no per-session pending events: its event streams close between events")
     return None
+
+
+def keep_open(demo: Any) -> None:
+    """Hold each session's stream from its page's load to its unload (call inside `demo`'s Blocks context, before
+    the other load events, so that the hold is pending with them)."""
+
+    async def hold_stream(request: gr.Request) -> None:  # async: on the server's event loop, as Gradio's queue is
+        hold(demo, request.session_hash)
+
+    async def release_stream(request: gr.Request) -> None:
+        release(demo, request.session_hash)
+
+    demo.load(hold_stream, None, None, api_name=False, show_progress="hidden")
+    demo.unload(release_stream)
 
 
 def hold(blocks: Any, session_hash: str | None) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from tests.ui.conftest import UIApp
+from tests.ui.conftest import UIApp, free_port
 from tests.ui.pages import send, wait_status
 from webgen.ui import stream
+from webgen.ui.app import launch
+from webgen.ui.state import UIWorld
 
 pytestmark = pytest.mark.browser
 
@@ -62,3 +64,22 @@ def test_one_stream_carries_every_event_of_a_page_and_goes_with_it(browser: Any,
     while session in pending and time.monotonic() < deadline:
         time.sleep(0.2)
     assert session not in pending
+
+
+def test_the_server_stops_while_a_page_still_holds_its_stream(browser: Any, ui_app: UIApp) -> None:
+    port = free_port()
+    world = UIWorld(ui_app.world.settings, env=ui_app.world.env)
+    running = launch(world, port=port, block=False)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(running.url)
+        page.locator("#msg textarea").wait_for(timeout=30_000)
+        send(page, "")
+        wait_status(page, "Write what to build", timeout=10_000)
+        running.close()  # the page is still open, its stream held
+        assert not running.thread.is_alive()
+    finally:
+        context.close()
+        running.close()
+        world.close()
