@@ -214,7 +214,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             sel = st.parse_key(key)
             if sel is None or sel.run_id not in ui.runs:
                 return [gr.skip()] * len(PANELS)
-            ui.selected, ui.view = sel, ui.view + 1
+            ui.show(sel)
             return _panels(ui, request)
 
         picker.input(on_pick, [picker], panel_outputs, api_name=False)
@@ -248,7 +248,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                 return [gr.skip(), f"⚠ {str(exc).splitlines()[0]}", *([gr.skip()] * len(PANELS))]
             media = ui.workdir / "media"
             ui.chat = [m for run_id in runs for m in stored_chat(world.store, world.store.get_run(run_id), media)]
-            ui.selected, ui.view = st.default_selection(world.store, runs[-1]), ui.view + 1
+            ui.show(st.default_selection(world.store, runs[-1]))
             where = f"step {ui.selected.step} of run {ui.selected.run_id[:8]}" if ui.selected else "a fresh site"
             said = f"Opened «{ui.title}» ({len(runs)} run(s)); the next message continues from {where}."
             return [ui.chat, said, *_panels(ui, request)]
@@ -259,7 +259,6 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             ui = _ui(world, request)
             try:
                 ui.new_conversation()
-                ui.view += 1
             except RuntimeError as exc:
                 return [gr.skip(), f"⚠ {exc}", gr.skip(), *([gr.skip()] * len(PANELS))]
             return [

@@ -139,7 +139,7 @@ class UISession:
         self.chat: list[Any] = []
         # once a run ends, until the UI shows its panels: the view they were read for and the future of their values
         self.ended: tuple[int, Future] | None = None
-        self.view = 0  # counts what changed the shown step (a pick, an opened conversation, a new chat)
+        self.view = 0  # bumped by `show`: what changed the shown step (a pick, an opened conversation, a new chat)
         self.conversation: str | None = None  # the stored conversation this chat adds its runs to
         self.title = ""
         self.events: queue.Queue[RunEvent | RunDone] = queue.Queue()
@@ -259,7 +259,13 @@ class UISession:
         if self.running:
             raise RuntimeError("a run is going: wait for it, or press Stop")
         self.conversation, self.title, self.runs, self.chat = None, "", [], []
-        self.origin = self.selected = None
+        self.origin = None
+        self.show(None)
+
+    def show(self, selection: Selection | None) -> None:
+        """Make `selection` the shown step, by the user's choice (a run that ends shows its own best step, which a
+        choice made since it ended overrides)."""
+        self.selected, self.view = selection, self.view + 1
 
     def site_of(self, run_id: str, step: int, wait_s: float = 1.0) -> Path:
         """The built site of a stored step (built now, or cached), for a step this session has not built live.

@@ -30,17 +30,16 @@ HOLD = "webgen-keeps-the-stream-open"  # never an event id (Gradio's are uuid4 h
 
 def _pending(blocks: Any) -> dict[str, set[str]] | None:
     pending = getattr(getattr(blocks, "_queue", None), "pending_event_ids_session", None)
-    if isinstance(pending, dict):
-        return pending
-    if not getattr(_pending, "warned", False):
-        _pending.warned = True  # type: ignore[attr-defined]
-        log.warning("this Gradio has no per-session pending events: its event streams close between events")
-    return None
+    return pending if isinstance(pending, dict) else None
 
 
 def keep_open(demo: Any) -> None:
     """Hold each session's stream from its page's load to its unload (call inside `demo`'s Blocks context, before
-    the other load events, so that the hold is pending with them)."""
+    the other load events, so that the hold is pending with them). On a Gradio without the internals it relies on,
+    it says so once and leaves Gradio's own behaviour."""
+    if _pending(demo) is None:
+        log.warning("this Gradio has no per-session pending events: its event streams close between events")
+        return
 
     async def hold_stream(request: gr.Request) -> None:  # async: on the server's event loop, as Gradio's queue is
         hold(demo, request.session_hash)
