@@ -83,3 +83,21 @@ def test_the_built_site_runs_the_same_without_the_harness(env: SiteEnvironment, 
         assert page.evaluate("() => typeof window.__webgenTrack") == "undefined"
         browser.close()
     assert not errors, errors
+
+
+def test_a_lazy_chunk_that_throws_is_reported_not_waited_for(env: SiteEnvironment, tmp_path: Path) -> None:
+    """A chunk whose module throws settles its import (rejected): the route is read with the page's error."""
+    app = """import { Suspense, lazy } from "react";
+import { Route, Routes } from "react-router-dom";
+const Broken = lazy(() => import("./pages/Broken"));
+export default function App() {
+  const broken = <Suspense fallback={<p>loading the page</p>}><Broken /></Suspense>;
+  return <Routes><Route path="/" element={<h1>Home</h1>} /><Route path="/broken" element={broken} /></Routes>;
+}
+"""
+    broken = 'throw new Error("the chunk failed as it ran");\nexport default function Broken() { return null; }\n'
+    obs = env.observe(make_site(env, tmp_path, {"src/App.tsx": app, "src/pages/Broken.tsx": broken}))
+    assert obs.build.ok, obs.summary()
+    page = next(p for p in obs.pages if p.route == "/broken")
+    assert any("the chunk failed as it ran" in error for error in page.page_errors), page
+    assert page.error is None, page  # read, not cut off as a page that never settles
