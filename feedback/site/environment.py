@@ -10,7 +10,6 @@ output changes what every route loads: reuse is all or nothing.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import logging
 import re
 import time
@@ -27,7 +26,7 @@ from webgen.feedback.site.checks import run_checks
 from webgen.feedback.site.fingerprint import output_digest, source_digest
 from webgen.feedback.site.renderer import Renderer
 from webgen.feedback.site.routes import discover_routes, router_patterns
-from webgen.feedback.site.scaffold import PROTECTED_FILES, Scaffold, ensure_installed, get_scaffold, init_site, npm_env
+from webgen.feedback.site.scaffold import Scaffold, ensure_installed, get_scaffold, init_site, npm_env
 from webgen.feedback.site.server import StaticServer
 
 log = logging.getLogger(__name__)
@@ -104,8 +103,9 @@ class SiteEnvironment:
             self.settings.home,
             npm=self.settings.npm_path,
             timeout_s=self.settings.site.deps_timeout_s,
+            max_mb=self.settings.site.deps_max_mb,
         )
-        notes = resolved.notes + self._ignored_configs(site)
+        notes = list(resolved.notes)
         if resolved.failed:
             return BuildResult(
                 ok=False, seconds=time.monotonic() - started, diagnostics=resolved.diagnostics, notes=notes
@@ -123,19 +123,9 @@ class SiteEnvironment:
             update={
                 "seconds": time.monotonic() - started,
                 "diagnostics": resolved.diagnostics + result.diagnostics,
-                "notes": notes,
+                "notes": notes + [n for n in result.notes if n not in notes],
             }
         )
-
-    def _ignored_configs(self, site: Path) -> list[str]:
-        """Config files in the site that differ from the scaffold's: they are not used, and we say so."""
-        notes = []
-        for path in sorted(site.iterdir()):
-            if path.is_file() and any(fnmatch.fnmatch(path.name, pat) for pat in PROTECTED_FILES):
-                original = self.scaffold.source / path.name
-                if not original.is_file() or original.read_bytes() != path.read_bytes():
-                    notes.append(f"{path.name} is owned by the scaffold; this copy is ignored by the build")
-        return notes
 
     def typecheck(self, site: Path) -> list[Diagnostic]:
         """`tsc --noEmit` with the scaffold's tsconfig (restored if the site's copy differs): a separate signal."""

@@ -19,11 +19,22 @@ def _package(extra: dict[str, str]) -> str:
 
 
 def test_scaffold_packages_need_no_install(env: SiteEnvironment, tmp_path: Path) -> None:
-    site = make_site(env, tmp_path, {"package.json": _package({"lucide-react": "^1.0.0", "react": "^19.0.0"})})
+    """Compatible requests (the range, or the same release line) and build tools resolve to the scaffold."""
+    requests = {"lucide-react": "^0.344.0", "react": "^18.2.0", "date-fns": "~3.3.1", "clsx": "*", "axios": "latest"}
+    tools = {"vite": "^5.4.2", "@vitejs/plugin-react": "^4.3.1", "eslint": "^9.9.1", "@types/react": "^18.3.5"}
+    package = json.dumps({"name": "site", "dependencies": requests, "devDependencies": tools})
+    site = make_site(env, tmp_path, {"package.json": package})
     result = npm.resolve(site, env.scaffold, env.settings.home)
     assert result.extras == {} and result.diagnostics == []
     assert (site / "node_modules").resolve() == env.scaffold.node_modules.resolve()
-    assert any("react: the scaffold provides" in n for n in result.notes)
+    assert result.notes == ["vite: the site is built with the harness's vite 8.3.8, not the requested ^5.4.2"]
+
+
+def test_another_major_or_0x_minor_is_planned_for_install(env: SiteEnvironment) -> None:
+    wanted = {"lucide-react": "^0.462.0", "react": "^19.0.0", "zustand": "^4.4.0", "framer-motion": "^10.16.4"}
+    extras, notes = npm.plan(wanted, env.scaffold)
+    assert extras == {"framer-motion": "^10.16.4", "lucide-react": "^0.462.0", "react": "^19.0.0"}
+    assert "lucide-react: the requested ^0.462.0 is installed for this site (the scaffold has 0.344.0)" in notes
 
 
 def test_unsafe_specs_rejected_without_running_npm(env: SiteEnvironment, tmp_path: Path) -> None:

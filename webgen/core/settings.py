@@ -80,12 +80,20 @@ class SiteSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     build_timeout_s: float = 60.0
-    deps_timeout_s: float = 180.0
+    deps_timeout_s: float = Field(
+        default=300.0, description="the longest one install of a site's own packages may take (npm, in seconds)"
+    )
+    deps_max_mb: int = Field(
+        default=800, description="the most disk one install of a site's own packages may take (MB); cached by set"
+    )
     serve_timeout_s: float = 10.0
     page_timeout_s: float = 15.0
     # caps how long a route waits to be ready (max(4×settle_ms, 1 s)): fonts loaded, two frames painted,
     # no request in flight; it is not a fixed pause
     settle_ms: int = 100
+    intro_wait_s: float = Field(
+        default=2.5, description="how long a first page that shows almost nothing (an intro loader) is waited for"
+    )
     max_routes: int = 8
     viewport_width: int = 1024
     viewport_height: int = 768
