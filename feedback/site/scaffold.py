@@ -2,8 +2,8 @@
 
 A scaffold is a folder of template files shipped in the package (`scaffolds/<name>/`). Its
 dependencies are installed once per scaffold content hash into `<home>/scaffolds/<name>-<hash>/`
-and every site links to that `node_modules`. The build configuration (Vite, Tailwind, PostCSS) is
-owned by the scaffold: the build worker defines it, so model-written config files are never loaded.
+and every site links to that `node_modules`. The build worker defines the build configuration; a site's own
+config files (the scaffold's copies, or the model's) are read as data by it, never loaded or run.
 """
 
 from __future__ import annotations
@@ -28,19 +28,9 @@ from webgen.feedback.site.workspace import Workspace
 log = logging.getLogger(__name__)
 
 DEFAULT_SCAFFOLD = "react18-v1"
-#: Files the harness owns: the model may not write them (Workspace `protected`).
-PROTECTED_FILES = frozenset(
-    {
-        "vite.config.*",
-        "tailwind.config.*",
-        "postcss.config.*",
-        "package-lock.json",
-        "npm-shrinkwrap.json",
-        ".npmrc",
-        "tsconfig*.json",
-        "eslint.config.*",
-    }
-)
+#: Files the harness owns: the model may not write them (Workspace `protected`). Build configs are not among
+#: them: the build reads them as data (node/site_config.mjs), so a model may set its theme and aliases.
+PROTECTED_FILES = frozenset({"package-lock.json", "npm-shrinkwrap.json", ".npmrc"})
 _TEMPLATE_SKIP = {"package-lock.json", "node_modules"}
 
 

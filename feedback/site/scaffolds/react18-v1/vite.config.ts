@@ -1,8 +1,11 @@
+import path from "node:path";
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
 
-// Owned by the scaffold: webgen builds with its own copy of this configuration,
-// so edits to this file have no effect.
+// webgen reads this file as data (never runs it): `resolve.alias`, `base` and literal `define` values are used.
 export default defineConfig({
   plugins: [react()],
+  resolve: {
+    alias: { "@": path.resolve(__dirname, "./src") },
+  },
 });
