@@ -171,6 +171,7 @@ class BuildWorker:
             seconds=time.monotonic() - started,
             diagnostics=[to_diagnostic(e, root) for e in reply.get("errors", [])][:20],
             warnings=[strip_ansi(w)[:500] for w in reply.get("warnings", [])][:20],
+            notes=[str(n)[:500] for n in reply.get("notes", [])][:20],
         )
 
     def __enter__(self) -> BuildWorker:

@@ -170,7 +170,7 @@ def test_broken_build_is_an_error_with_no_judgment(
 
 def test_every_write_refused_builds_nothing(env: SiteEnvironment, evaluator: StepEvaluator, tmp_path: Path) -> None:
     workspace = new_workspace(env, tmp_path / "site")
-    files = [FileWrite(path="../escape.tsx", content="x"), FileWrite(path="vite.config.ts", content="x")]
+    files = [FileWrite(path="../escape.tsx", content="x"), FileWrite(path="package-lock.json", content="x")]
     evaluation = evaluator.evaluate(workspace, files, instruction=TASK, out_dir=tmp_path / "step")
     assert evaluation.applied is not None and len(evaluation.applied.rejected) == 2
     assert not evaluation.usable and evaluation.observation is None and set(evaluation.seconds) == {"apply"}

@@ -88,19 +88,35 @@ def test_model_build_configs_and_scripts_never_run(env: SiteEnvironment, tmp_pat
         )
     )
     result = render(response, env, tmp_path / "out")
-    assert {r.path for r in result.apply.rejected} == {"vite.config.ts", "tailwind.config.js", "postcss.config.js"}
-    assert all("scaffold" in r.reason for r in result.apply.rejected)
+    assert result.apply.rejected == []  # configs are the site's to write: the build reads them as data
     assert result.observation.build.ok, result.observation.summary()
     assert not marker.exists()
 
-    # Even a config placed in the site by other means (not through the Workspace) is never loaded:
-    # its infinite loop would otherwise hang the build, and its write would land outside the site.
+    # Configs whose values come from code, that reach outside the site, or load an unknown plugin: each part is
+    # left out with a note, and nothing of them runs (the loop would hang the build, the write would land).
     site = result.site
-    for name in ("vite.config.ts", "vite.config.js", "tailwind.config.js", "postcss.config.cjs"):
-        (site / name).write_text(_payload(marker))
+    evil = tmp_path / "evil-plugin.cjs"
+    evil.write_text(f"require('node:fs').writeFileSync({str(marker)!r}, 'pwned'); module.exports = () => {{}};\n")
+    hostile = {
+        "vite.config.ts": _payload(marker).replace(
+            "export default {};",
+            f"export default {{ resolve: {{ alias: {{ '@': '/etc', '~': require('node:os').homedir() }} }},"
+            f" plugins: [require({str(evil)!r})()] }};",
+        ),
+        "vite.config.js": _payload(marker),
+        "tailwind.config.js": _payload(marker).replace(
+            "export default {};", f"export default {{ plugins: [require({str(evil)!r})], content: ['../../**/*'] }};"
+        ),
+        "postcss.config.cjs": _payload(marker),
+    }
+    for name, text in hostile.items():
+        (site / name).write_text(text)
     obs = env.observe(site)
-    assert obs.build.ok and obs.build.seconds < 20
-    assert any("vite.config.ts is owned by the scaffold" in n for n in obs.build.notes)
+    assert obs.build.ok and obs.build.seconds < 20, obs.summary()
+    notes = " | ".join(obs.build.notes)
+    assert 'the alias "@" points outside the site' in notes and 'the alias "~" is computed when run' in notes
+    assert f"the plugin {evil} is not one webgen loads" in notes
+    assert "content globs outside the site are ignored" in notes
     assert not marker.exists()
 
 

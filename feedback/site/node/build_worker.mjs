@@ -1,8 +1,9 @@
 // Long-lived build worker: one Node process per SiteBuilder, reused across builds.
 // Protocol: one JSON request per stdin line {"id", "root", "outDir", "allow"}; one JSON reply per line on the fd named by $WEBGEN_REPLY_FD
 // (stdout and stderr stay free for whatever the bundler prints).
-// The Vite/Tailwind/PostCSS configuration is defined here, owned by webgen: no config file written
-// by the model is ever loaded (configFile: false, inline PostCSS config).
+// The Vite/Tailwind/PostCSS configuration is defined here, owned by webgen: no config file of the site is ever
+// loaded or run (configFile: false, inline PostCSS config). What a site's configs say (its Tailwind theme, Vite
+// aliases, base and defines) is read from them as data (site_config.mjs) and put into that configuration.
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import path from "node:path";
@@ -11,9 +12,11 @@ import readline from "node:readline";
 import crypto from "node:crypto";
 import { copyVendor, plainIds, prepareVendor, servesSite, vendorPlugin } from "./vendor.mjs";
 import { trackImports } from "./track_imports.mjs";
+import { readTailwind, readVite } from "./site_config.mjs";
 
 const scaffoldDir = process.argv[2];
 const privateDir = process.argv[3]; // a folder only the harness writes (removed by it when this worker ends)
+if (!scaffoldDir || !privateDir) throw new Error("usage: build_worker.mjs SCAFFOLD_DIR PRIVATE_DIR");
 const requireFromScaffold = createRequire(path.join(scaffoldDir, "package.json"));
 const importFromScaffold = (name) => import(pathToFileURL(requireFromScaffold.resolve(name)).href);
 
@@ -32,11 +35,21 @@ async function importRolldown() {
 }
 let vendor = null;
 let notice = null;
+const rolldown = await importRolldown();
 try {
-  vendor = await prepareVendor(scaffoldDir, requireFromScaffold, await importRolldown());
+  vendor = await prepareVendor(scaffoldDir, requireFromScaffold, rolldown);
 } catch (err) {
   notice = `no shared React bundle (each build bundles React itself): ${String(err?.message ?? err).slice(0, 500)}`;
 }
+const rolldownRequire = createRequire(fs.realpathSync(requireFromScaffold.resolve("vite/package.json")));
+const { parseAst } = await import(pathToFileURL(rolldownRequire.resolve("rolldown/parseAst")).href);
+// What a Tailwind config may import, given to the static reader as data (never the site's own copies).
+const TAILWIND_MODULES = Object.fromEntries(
+  ["colors", "defaultTheme"].flatMap((name) => {
+    const value = requireFromScaffold(`tailwindcss/${name}`);
+    return [[`tailwindcss/${name}`, value], [`tailwindcss/${name}.js`, value]];
+  }),
+);
 const DEDUPE = ["react", "react-dom", "react-router", "react-router-dom"];
 // Packages whose entry is a barrel of re-exports: named imports from them are rewritten to the module that
 // defines each name, so the bundler parses a handful of files instead of thousands (lucide-react: ~0.35 s a build).
@@ -105,25 +118,45 @@ function readBarrel(file, map, depth = 0) {
   return map;
 }
 
-function esmEntry(name) {
+function esmEntry(pkgDir) {
   try {
-    const pkgFile = requireFromScaffold.resolve(`${name}/package.json`);
-    const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
+    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
     const dot = pkg.exports?.["."];
     const rel = (typeof dot === "object" && (dot.import?.default ?? dot.import ?? dot.module)) || pkg.module;
-    return typeof rel === "string" ? path.resolve(path.dirname(pkgFile), rel) : null;
+    return typeof rel === "string" ? path.resolve(pkgDir, rel) : null;
   } catch {
     return null;
   }
 }
 
-const barrels = new Map();
-for (const name of BARRELS) {
-  const entry = esmEntry(name);
-  if (entry && fs.existsSync(entry)) barrels.set(name, readBarrel(entry, new Map()));
+// name -> [file, imported name] of one installed copy of a barrel package, by its real folder: the scaffold's
+// copy, or another version the site asked for (lucide-react 0.344 beside the scaffold's).
+const barrelMaps = new Map();
+function barrelMap(pkgDir) {
+  if (!barrelMaps.has(pkgDir)) {
+    const entry = esmEntry(pkgDir);
+    barrelMaps.set(pkgDir, entry && fs.existsSync(entry) ? readBarrel(entry, new Map()) : null);
+  }
+  return barrelMaps.get(pkgDir);
 }
 
-function rewriteBarrelImports() {
+// The barrels of this site: each package resolved from the site's own node_modules.
+function siteBarrels(root) {
+  const found = new Map();
+  for (const name of BARRELS) {
+    let dir;
+    try {
+      dir = fs.realpathSync(path.join(root, "node_modules", name));
+    } catch {
+      continue;
+    }
+    const map = barrelMap(dir);
+    if (map) found.set(name, map);
+  }
+  return found;
+}
+
+function rewriteBarrelImports(barrels) {
   const pattern = /import\s*\{([^}]*)\}\s*from\s*["']([^"']+)["'];?/g;
   return {
     name: "webgen-barrels",
@@ -158,36 +191,49 @@ function rewriteBarrelImports() {
 // is resolved once and then reused while the file is unchanged. One file per site (its content paths are the
 // site's own), written once, in privateDir. Not one file for all sites: Tailwind shares a context between
 // configs that hash the same, and a CSS file without @tailwind would then see classes of another site.
-function tailwindConfig(root, theme) {
-  const config = {
-    content: [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")],
-    theme: theme ?? { extend: {} },
-    plugins: [],
-  };
-  if (!privateDir) return config;
-  const text = `module.exports = ${JSON.stringify(config)};\n`;
+function tailwindConfig(root, site) {
+  const config = { ...(site ?? {}), theme: site?.theme ?? { extend: {} }, plugins: [] };
+  if (!site?.content?.length) config.content = [path.join(root, "index.html"), path.join(root, "src/**/*.{js,ts,jsx,tsx}")];
+  // Plugins are the scaffold's copies of allow-listed packages, required by path; regexes in the safelist are
+  // rebuilt from their source. The rest is JSON.
+  const plugins = (site?.plugins ?? []).map(
+    (p) => `require(${JSON.stringify(requireFromScaffold.resolve(p.source))})${p.args ? `(...${JSON.stringify(p.args)})` : ""}`,
+  );
+  const text =
+    `const config = ${JSON.stringify(config)};\n` +
+    `config.plugins = [${plugins.join(", ")}];\n` +
+    `config.safelist = (config.safelist || []).map((s) => (s && s.pattern ? { ...s, pattern: new RegExp(s.pattern.regex, s.pattern.flags) } : s));\n` +
+    `module.exports = config;\n`;
   const file = path.join(privateDir, `tailwind-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}.cjs`);
   if (!fs.existsSync(file)) fs.writeFileSync(file, text);
   return file;
 }
 
-function siteConfig(root, outDir, allow, theme, shared) {
+// The site's own configs, read as data: { tailwind, vite, notes, warnings } (see site_config.mjs).
+function readSite(root) {
+  const tailwind = readTailwind(root, { parseAst, modules: TAILWIND_MODULES });
+  const viteConfig = readVite(root, { parseAst });
+  return { tailwind: tailwind.config, vite: viteConfig, notes: [...viteConfig.notes, ...tailwind.warnings, ...viteConfig.warnings] };
+}
+
+function siteConfig(root, outDir, allow, site, shared) {
   return {
     root,
+    base: site.vite.base ?? "/",
     configFile: false,
-    envFile: false,
     logLevel: "silent",
     clearScreen: false,
     cacheDir: path.join(root, ".webgen", "vite"),
-    plugins: [confine(root, allow), ...(shared ? [vendorPlugin(shared.vendor, shared)] : []), rewriteBarrelImports(), react(), trackImports()],
-    css: {
-      postcss: {
-        plugins: [
-          tailwindcss(tailwindConfig(root, theme)),
-        ],
-      },
-    },
-    resolve: { dedupe: DEDUPE },
+    define: site.vite.define,
+    plugins: [
+      confine(root, allow),
+      ...(shared ? [vendorPlugin(shared.vendor, shared)] : []),
+      rewriteBarrelImports(siteBarrels(root)),
+      react(),
+      trackImports(),
+    ],
+    css: { postcss: { plugins: [tailwindcss(tailwindConfig(root, site.tailwind))] } },
+    resolve: { dedupe: DEDUPE, alias: site.vite.alias },
     build: {
       outDir,
       emptyOutDir: true,
@@ -225,10 +271,13 @@ for await (const line of rl) {
   const unresolved = [];
   const started = performance.now();
   let result;
+  let notes = [];
   try {
     process.chdir(req.root); // bundler messages then name files relative to the site
     const shared = vendor && servesSite(vendor, req.root, createRequire) ? { vendor, used: false } : null;
-    const cfg = siteConfig(req.root, req.outDir, req.allow ?? [], req.theme, shared);
+    const site = readSite(req.root);
+    notes = site.notes;
+    const cfg = siteConfig(req.root, req.outDir, req.allow ?? [], site, shared);
     cfg.build.rollupOptions = {
       onwarn: (w) => {
         if (w.code === "UNRESOLVED_IMPORT") unresolved.push(w);
@@ -243,6 +292,7 @@ for await (const line of rl) {
     result = { id: req.id, ok: false, errors: describeError(err), warnings };
   }
   result.seconds = (performance.now() - started) / 1000;
+  result.notes = notes.slice(0, 20);
   if (notice) [result.notice, notice] = [notice, null]; // said once, in the worker's first reply
   reply(result);
 }
