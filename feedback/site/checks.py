@@ -66,6 +66,17 @@ def run_checks(
         u for p in pages for u in p.broken_image_urls if same_origin(u, p.url)
     ]
     checks.append(CheckResult(name="broken_assets", passed=not local, detail="; ".join(local)[:1500]))
+    minor = sorted({u for p in pages for u in p.minor_failed_requests})
+    if minor:
+        checks.append(
+            CheckResult(
+                name="broken_assets",
+                passed=False,
+                severity="warning",
+                detail="local files that failed but the page does not need to work (an icon, a font, a fetch): "
+                + "; ".join(minor)[:1400],
+            )
+        )
     external = sorted({u for p in pages for u in p.blocked_requests})
     if external:
         checks.append(

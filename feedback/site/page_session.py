@@ -140,13 +140,19 @@ def is_closed_error(exc: BaseException) -> bool:
     return type(exc).__name__ == "TargetClosedError" or any(word in text for word in _CLOSED)
 
 
+#: Resource types a page cannot work without; a local one that fails is an error. Others (a favicon, a web
+#: manifest, a font, a fetch or an image the page handles) are warnings; a broken <img> is checked on its own.
+NEEDED_RESOURCES = frozenset({"document", "script", "stylesheet"})
+
+
 class Bucket:
     """Messages collected for the route being visited (each list capped; `dropped` counts the rest)."""
 
     def __init__(self) -> None:
         self.console: list[str] = []
         self.page_errors: list[str] = []
-        self.failed: list[str] = []
+        self.failed: list[str] = []  # local scripts, stylesheets, documents: what the page needs
+        self.minor: list[str] = []  # other local requests (an icon, a manifest, a font, a fetch the page handles)
         self.blocked: list[str] = []
         self.dropped = 0
 
@@ -274,11 +280,11 @@ class Session:
             self.inflight.discard(request)
             failure = request.failure or "failed"
             if "BLOCKED_BY_CLIENT" not in failure.upper() and self._own(request.url):
-                self.bucket.add(self.bucket.failed, f"{request.url} ({failure})")
+                self._failed(request, f"{request.url} ({failure})")
 
         def on_response(response: Any) -> None:
-            if response.status >= 400 and self._own(response.url) and not response.url.endswith("/favicon.ico"):
-                self.bucket.add(self.bucket.failed, f"{response.url} (HTTP {response.status})")
+            if response.status >= 400 and self._own(response.url):
+                self._failed(response.request, f"{response.url} (HTTP {response.status})")
 
         def on_crash(_page: Any) -> None:
             self.crashed = True
@@ -290,6 +296,11 @@ class Session:
         page.on("requestfailed", on_request_failed)
         page.on("response", on_response)
         page.on("crash", on_crash)
+
+    def _failed(self, request: Any, text: str) -> None:
+        """A local request that failed: needed by the page (script, stylesheet, document), or minor."""
+        kind = getattr(request, "resource_type", "other")
+        self.bucket.add(self.bucket.failed if kind in NEEDED_RESOURCES else self.bucket.minor, text)
 
     def _own(self, url: str) -> bool:
         return same_origin(url, self.base_url) if self.base_url else is_loopback(url)

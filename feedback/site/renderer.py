@@ -239,7 +239,17 @@ class Renderer:
         visit.load_seconds = time.monotonic() - started
         visit.console_errors, visit.page_errors = list(bucket.console), list(bucket.page_errors)
         visit.failed_requests, visit.blocked_requests = list(bucket.failed), list(bucket.blocked)
+        visit.minor_failed_requests = list(bucket.minor)
         return visit
+
+    async def _past_intro(self, session: Session, stats: dict[str, Any]) -> dict[str, Any]:
+        """A page that first shows almost nothing (a timed intro loader, a splash) is probed again until it
+        shows content, for at most `intro_wait_s`; a page that crashed is not waited for."""
+        deadline = time.monotonic() + self.config.intro_wait_s
+        while _sparse(stats) and not session.bucket.page_errors and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            stats = await settle_and_probe(session, self.config, self._probe_js, None)
+        return stats
 
     def _crash_reason(self, since: float) -> str:
         cap = self.config.page_memory_mb
@@ -256,6 +266,8 @@ class Renderer:
             status = response.status if response else None
         # Probed when the app has painted two frames and its requests are done (capture.py), not after a fixed pause.
         stats = await settle_and_probe(session, cfg, self._probe_js, None if full_load else route)
+        if full_load:
+            stats = await self._past_intro(session, stats)
         shot, full = await screenshots(session, cfg, stats["page_height"])
         broken = stats.pop("broken_image_urls")
         final = normalize_route(stats.pop("final_route") or route)
@@ -272,6 +284,11 @@ class Renderer:
             links=[normalize_route(link) for link in stats.pop("links")],
             **stats,
         )
+
+
+def _sparse(stats: dict[str, Any]) -> bool:
+    """Almost nothing to read or use yet: a loader, or a blank page."""
+    return stats["text_length"] < 20 and not stats["interactive_elements"] and not stats["links"]
 
 
 def _skipped(base_url: str, route: str, cause: str) -> PageVisit:

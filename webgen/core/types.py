@@ -49,7 +49,12 @@ class PageVisit(BaseModel):
     status: int | None = None
     console_errors: list[str] = Field(default_factory=list)
     page_errors: list[str] = Field(default_factory=list)
-    failed_requests: list[str] = Field(default_factory=list)
+    failed_requests: list[str] = Field(
+        default_factory=list, description="local scripts, stylesheets or documents that failed to load"
+    )
+    minor_failed_requests: list[str] = Field(
+        default_factory=list, description="other local requests that failed (a favicon, a font, a fetch)"
+    )
     blocked_requests: list[str] = Field(default_factory=list)
     text_length: int = 0
     interactive_elements: int = 0
