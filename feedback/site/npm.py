@@ -226,6 +226,12 @@ def _install(
     return result.seconds, ""
 
 
+def cache_dir(scaffold: Scaffold, home: Path, extras: dict[str, str]) -> Path:
+    """Where one set of a site's own packages is installed (shared by every site that asks for the same set)."""
+    key = hashlib.sha256(json.dumps([scaffold.cache_dir.name, extras], sort_keys=True).encode()).hexdigest()[:16]
+    return home / "deps" / key
+
+
 def resolve(
     site: Path,
     scaffold: Scaffold,
@@ -242,8 +248,7 @@ def resolve(
         link_node_modules(site, scaffold.node_modules)
         return DepsResult(node_modules=scaffold.node_modules, diagnostics=problems, notes=notes)
 
-    key = hashlib.sha256(json.dumps([scaffold.cache_dir.name, extras], sort_keys=True).encode()).hexdigest()[:16]
-    root = home / "deps" / key
+    root = cache_dir(scaffold, home, extras)
     overlay = root / "node_modules"
     seconds = 0.0
     with file_lock(root.with_suffix(".lock")):
