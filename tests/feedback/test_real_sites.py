@@ -295,3 +295,23 @@ def test_another_major_is_installed_for_that_site_and_its_icons_build(env: SiteE
     assert any("lucide-react: the requested ^0.462.0 is installed" in n for n in obs.build.notes)
     bundle = "".join(p.read_text() for p in (site / "dist" / "assets").glob("*.js"))
     assert "0.462" in bundle or "lucide" in bundle  # the site's copy is in the bundle, not the scaffold's
+
+
+CSP_HTML = INDEX_HTML.replace(
+    "<title>",
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'; img-src 'self' data:\" />\n"
+    '    <link rel="preconnect" href="https://fonts.googleapis.com" />\n'
+    '    <link href="https://fonts.googleapis.com/css2?family=Inter:wght@400;700&display=swap" rel="stylesheet" />\n'
+    "    <title>",
+)
+PHOTO_APP = FOOTER_APP.replace(
+    '<main className="p-6">',
+    '<main className="p-6"><img src="https://images.unsplash.com/photo-1509042239860-f550ce710b93?w=800" alt="A cup" />',
+)
+
+
+def test_csp_meta_google_fonts_and_remote_photos_are_warnings(env: SiteEnvironment, tmp_path: Path) -> None:
+    obs = env.observe(bolt_site(tmp_path / "site", {"index.html": CSP_HTML, "src/App.tsx": PHOTO_APP}))
+    assert errors(obs) == [], obs.summary()
+    warned = " ".join(c.detail for c in obs.checks if not c.passed and c.severity == "warning")
+    assert "fonts.googleapis.com" in warned or "unsplash" in warned
