@@ -10,6 +10,7 @@ output changes what every route loads: reuse is all or nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import time
@@ -128,11 +129,13 @@ class SiteEnvironment:
         )
 
     def typecheck(self, site: Path) -> list[Diagnostic]:
-        """`tsc --noEmit` with the scaffold's tsconfig (restored if the site's copy differs): a separate signal."""
-        config = site / "tsconfig.json"
-        original = self.scaffold.source / "tsconfig.json"
-        if not config.is_file() or config.read_bytes() != original.read_bytes():
-            config.write_bytes(original.read_bytes())
+        """`tsc --noEmit` over `src/` with the scaffold's compiler options, whatever the site's own tsconfig says
+        (written to `.webgen/`; the site's files are left as they are): a separate signal."""
+        scaffold_config = json.loads((self.scaffold.source / "tsconfig.json").read_text())
+        options = {**scaffold_config["compilerOptions"], "baseUrl": "..", "tsBuildInfoFile": "./tsconfig.tsbuildinfo"}
+        config = site / ".webgen" / "tsconfig.typecheck.json"
+        config.parent.mkdir(exist_ok=True)
+        config.write_text(json.dumps({"compilerOptions": options, "include": ["../src"]}))
         tsc = self.scaffold.node_modules / ".bin" / "tsc"
         timeout = self.settings.site.build_timeout_s
         result = proc.run([str(tsc), "--noEmit", "-p", str(config)], cwd=site, timeout_s=timeout, env=npm_env())

@@ -156,6 +156,9 @@ def test_typecheck_is_a_separate_optional_signal(env: SiteEnvironment, tmp_path:
     app = "export default function App() {\n  const n: number = 'text';\n  return <p>Typed page with some text {n}</p>;\n}\n"
     site = make_site(env, tmp_path, {"src/App.tsx": app})
     assert env.observe(site).typecheck is None  # off by default, and the build itself does not type-check
+    own = '{\n  "files": [],\n  "references": [{ "path": "./tsconfig.app.json" }]\n}\n'  # Vite's template
+    (site / "tsconfig.json").write_text(own)
     found = env.typecheck(site)
     assert [(d.file, d.line) for d in found] == [("src/App.tsx", 2)]
     assert "TS2322" in found[0].message
+    assert (site / "tsconfig.json").read_text() == own  # the site's own config is left as it is
