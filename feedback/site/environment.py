@@ -23,10 +23,10 @@ from webgen.core.settings import Settings
 from webgen.core.types import BuildResult, Diagnostic, Observation, PageVisit
 from webgen.feedback.site import npm, proc
 from webgen.feedback.site.builder import BuildWorker
-from webgen.feedback.site.checks import run_checks
+from webgen.feedback.site.checks import is_blank, run_checks
 from webgen.feedback.site.fingerprint import output_digest, source_digest
 from webgen.feedback.site.renderer import Renderer
-from webgen.feedback.site.routes import discover_routes, router_patterns
+from webgen.feedback.site.routes import discover_routes, guessed_routes, router_patterns
 from webgen.feedback.site.scaffold import Scaffold, ensure_installed, get_scaffold, init_site, npm_env
 from webgen.feedback.site.server import StaticServer
 
@@ -186,6 +186,7 @@ class SiteEnvironment:
                 url = server.url
             self._remember_pages(site, declared, url, pages)
         timings["render"] = time.monotonic() - mark
+        pages = self._without_made_up_routes(site, pages, build)
         checks = run_checks(build, True, pages, router_patterns(site))
         timings["total"] = time.monotonic() - started
         return Observation(
@@ -198,6 +199,19 @@ class SiteEnvironment:
             typecheck=typecheck,
             timings=timings,
         )
+
+    @staticmethod
+    def _without_made_up_routes(site: Path, pages: list[PageVisit], build: BuildResult) -> list[PageVisit]:
+        """Drop the visits of routes guessed from nested segments (`routes.guessed_routes`) that show nothing and
+        raised nothing: a path the site never names is not one of its pages, and no one would visit it."""
+        guessed = guessed_routes(site)
+        dropped = [p.route for p in pages if p.route in guessed and is_blank(p) and not p.page_errors]
+        if dropped:
+            build.notes.append(
+                f"left out {', '.join(dropped)}: guessed from nested <Route path> segments, they show nothing at the"
+                " top level and no link in the site names them"
+            )
+        return [p for p in pages if p.route not in dropped]
 
     def _reused_pages(self, site: Path, declared: list[str]) -> tuple[list[PageVisit], str | None]:
         """Copies of the last visits of this site when its dist/ and routes are the same as then, else []."""

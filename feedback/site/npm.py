@@ -58,6 +58,8 @@ BUILD_TOOLS = frozenset(
     }
 )
 _BUILD_TOOL_PREFIXES = ("@types/", "eslint-", "@eslint/", "@typescript-eslint/", "@testing-library/", "@vitest/")
+#: The layout of a cached install (`_overlay`); a change of it makes every cached set install anew.
+_LAYOUT = 2
 #: Build tools whose version a note mentions when the site asks for another one.
 _NOTED_TOOLS = ("vite", "tailwindcss", "typescript")
 
@@ -143,9 +145,31 @@ def _link_all(packages: dict[str, Path], folder: Path) -> None:
         link.symlink_to(path.resolve(), target_is_directory=True)
 
 
+def _closure(installed: dict[str, Path], roots: list[str]) -> set[str]:
+    """The installed top-level packages that `roots` depend on, directly or not (react-router-dom 7 brings
+    react-router 7, which must win over the scaffold's 6 for this site)."""
+    seen: set[str] = set()
+    stack = [name for name in roots if name in installed]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            manifest = json.loads((installed[name] / "package.json").read_text())
+        except (OSError, ValueError):
+            continue
+        for key in ("dependencies", "optionalDependencies", "peerDependencies"):
+            section = manifest.get(key)
+            if isinstance(section, dict):
+                stack += [dep for dep in section if dep in installed and dep not in seen]
+    return seen
+
+
 def _overlay(scaffold: Scaffold, install_dir: Path, overlay: Path, extras: dict[str, str]) -> None:
-    """The site's node_modules: the scaffold's packages, the installed extras in place of those they replace,
-    and what the install brought that the scaffold lacks (a site may import a package it did not declare).
+    """The site's node_modules: the scaffold's packages, with the installed extras and what they depend on in
+    place of those they replace, and what else the install brought that the scaffold lacks (a site may import a
+    package it did not declare).
 
     The install's own node_modules also gets links to the scaffold's packages it lacks, so that an installed
     package finds a peer dependency (React, a chart library) that npm did not install beside it.
@@ -153,7 +177,8 @@ def _overlay(scaffold: Scaffold, install_dir: Path, overlay: Path, extras: dict[
     installed = _packages(install_dir / "node_modules")
     scaffold_packages = _packages(scaffold.node_modules)
     _link_all({n: p for n, p in scaffold_packages.items() if n not in installed}, install_dir / "node_modules")
-    packages = {**installed, **scaffold_packages, **{n: installed[n] for n in extras if n in installed}}
+    own = {name: installed[name] for name in _closure(installed, list(extras))}
+    packages = {**installed, **scaffold_packages, **own}
     staging = overlay.with_name(overlay.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -228,7 +253,8 @@ def _install(
 
 def cache_dir(scaffold: Scaffold, home: Path, extras: dict[str, str]) -> Path:
     """Where one set of a site's own packages is installed (shared by every site that asks for the same set)."""
-    key = hashlib.sha256(json.dumps([scaffold.cache_dir.name, extras], sort_keys=True).encode()).hexdigest()[:16]
+    text = json.dumps([scaffold.cache_dir.name, extras, _LAYOUT], sort_keys=True)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
     return home / "deps" / key
 
 

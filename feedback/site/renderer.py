@@ -242,9 +242,10 @@ class Renderer:
         visit.minor_failed_requests = list(bucket.minor)
         return visit
 
-    async def _past_intro(self, session: Session, stats: dict[str, Any]) -> dict[str, Any]:
-        """A page that first shows almost nothing (a timed intro loader, a splash) is probed again until it
-        shows content, for at most `intro_wait_s`; a page that crashed is not waited for."""
+    async def _past_loader(self, session: Session, stats: dict[str, Any]) -> dict[str, Any]:
+        """A route that first shows almost nothing (a timed intro loader, a splash, a spinner while nested lazy
+        routes load) is probed again until it shows content, for at most `intro_wait_s`; one that crashed is not
+        waited for."""
         deadline = time.monotonic() + self.config.intro_wait_s
         while _sparse(stats) and not session.bucket.page_errors and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
@@ -266,8 +267,7 @@ class Renderer:
             status = response.status if response else None
         # Probed when the app has painted two frames and its requests are done (capture.py), not after a fixed pause.
         stats = await settle_and_probe(session, cfg, self._probe_js, None if full_load else route)
-        if full_load:
-            stats = await self._past_intro(session, stats)
+        stats = await self._past_loader(session, stats)
         shot, full = await screenshots(session, cfg, stats["page_height"])
         broken = stats.pop("broken_image_urls")
         final = normalize_route(stats.pop("final_route") or route)

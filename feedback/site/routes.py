@@ -47,6 +47,19 @@ def discover_routes(site: Path, limit: int = 20) -> list[str]:
     return ordered[:limit]
 
 
+def guessed_routes(site: Path) -> set[str]:
+    """Routes `discover_routes` made up from nested segments (`<Route path="orders">` under `/admin/*` becomes
+    "/orders"), that no absolute path or link in the source names: they may not be routes of the site at all."""
+    relative: set[str] = set()
+    named: set[str] = set()
+    for text in _sources(site):
+        for m in _ROUTE_PATH.finditer(text):
+            if (route := _clean(m.group(1))) is not None:
+                (named if m.group(1).startswith("/") else relative).add(route)
+        named.update(c for m in _LINK.finditer(text) if (c := _clean(m.group(1))))
+    return relative - named - {"/"}
+
+
 def _sources(site: Path) -> list[str]:
     files = sorted(
         p for p in (site / "src").rglob("*") if p.suffix in _SOURCE_SUFFIXES and p.is_file() and not p.is_symlink()

@@ -233,7 +233,9 @@ function siteConfig(root, outDir, allow, site, shared) {
       trackImports(),
     ],
     css: { postcss: { plugins: [tailwindcss(tailwindConfig(root, site.tailwind))] } },
-    resolve: { dedupe: DEDUPE, alias: site.vite.alias },
+    // `module` before `browser`: a package whose browser entry is a UMD bundle (react-datepicker) is read as the
+    // ES module Vite 5 picks (its resolver preferred `module` over a CommonJS browser entry), not as CommonJS.
+    resolve: { dedupe: DEDUPE, alias: site.vite.alias, mainFields: ["module", "jsnext:main", "jsnext", "browser"] },
     build: {
       outDir,
       emptyOutDir: true,
