@@ -13,21 +13,32 @@ from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
 
 from webgen.storage.blobs import insert_ignore
-from webgen.storage.models import utcnow
+from webgen.storage.models import Base, utcnow
 from webgen.storage.store import TrajectoryStore
 
 EntryStatus = Literal["pending", "running", "finished", "failed", "interrupted"]
 
-_metadata = MetaData()
 collection_runs = Table(
     "collection_runs",
-    _metadata,
+    Base.metadata,  # one metadata for every table of the store: Alembic's autogenerate sees them all
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("collection", String(128), nullable=False),
-    Column("task_id", Integer, nullable=False),
+    Column("task_id", Integer, ForeignKey("tasks.id"), nullable=False),
     Column("rollout", Integer, nullable=False),
     Column("mode", String(16), nullable=False),
     Column("run_id", String(64)),
@@ -35,6 +46,8 @@ collection_runs = Table(
     Column("status", String(16), nullable=False),
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True)),
+    UniqueConstraint("collection", "task_id", "rollout", name="uq_collection_runs_pair"),
+    Index("ix_collection_runs_collection_status", "collection", "status"),
 )
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     delete,
     insert,
     select,
@@ -33,13 +33,12 @@ from sqlalchemy import (
 
 from webgen.core.text import safe_data
 from webgen.storage.blobs import insert_ignore
-from webgen.storage.models import utcnow
+from webgen.storage.models import Base, utcnow
 from webgen.storage.store import StoreError, TrajectoryStore
 
-_metadata = MetaData()
 evals = Table(
     "evals",
-    _metadata,
+    Base.metadata,  # one metadata for every table of the store: Alembic's autogenerate sees them all
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
@@ -50,7 +49,7 @@ evals = Table(
 )
 eval_sites = Table(
     "eval_sites",
-    _metadata,
+    Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("eval_id", Integer, ForeignKey(evals.c.id, ondelete="CASCADE"), nullable=False),
     Column("task_id", String(128), nullable=False),
@@ -71,10 +70,11 @@ eval_sites = Table(
     Column("calls", Integer, nullable=False),
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True)),
+    UniqueConstraint("eval_id", "task_id", "rollout", name="uq_eval_sites_site"),
 )
 eval_cases = Table(
     "eval_cases",
-    _metadata,
+    Base.metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("eval_id", Integer, ForeignKey(evals.c.id, ondelete="CASCADE"), nullable=False),
     Column("task_id", String(128), nullable=False),
@@ -93,6 +93,7 @@ eval_cases = Table(
     Column("seconds", Float, nullable=False),
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True)),
+    UniqueConstraint("eval_id", "task_id", "rollout", "case_index", name="uq_eval_cases_case"),
 )
 
 
