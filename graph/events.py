@@ -28,6 +28,7 @@ class _Event(BaseModel):
 class StepStarted(_Event):
     type: Literal["step_started"] = "step_started"
     parent: int | None = None
+    imported: str | None = Field(default=None, description="the project this step imports (no model call)")
 
 
 class FilesApplied(_Event):

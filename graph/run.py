@@ -101,7 +101,8 @@ def fresh_site(deps: Deps) -> tuple[Path, Workspace]:
     return site, deps.workspace(str(site))
 
 
-def _initial_state(deps: Deps, task: Task, run_id: str, site: Path, snapshot: str, history: list[str]) -> dict:
+def initial_state(deps: Deps, task: Task, run_id: str, site: Path, snapshot: str, history: list[str]) -> dict:
+    """The loop's state before its first step: the run, its site and files, and the conversation so far."""
     return {
         "run_id": run_id,
         "task_id": task.id,
@@ -134,7 +135,7 @@ def _invoke(deps: Deps, run_id: str, state: dict[str, Any]) -> RunOutcome:
     with checkpointer(deps.settings) as saver:
         graph = _graph(saver)
         final = graph.invoke(state, _config(deps.settings, run_id), context=deps)
-        return _outcome(deps, final)
+        return outcome_of(deps, final)
 
 
 def run_agent(deps: Deps, task: Task, run_id: str) -> RunOutcome:
@@ -144,7 +145,7 @@ def run_agent(deps: Deps, task: Task, run_id: str) -> RunOutcome:
         initial = workspace.snapshot()
         deps.store.register_snapshot(initial)
         history = deps.store.put_messages(system_messages(deps, task.instruction))
-        return _invoke(deps, run_id, _initial_state(deps, task, run_id, site, initial, history))
+        return _invoke(deps, run_id, initial_state(deps, task, run_id, site, initial, history))
 
 
 def continue_agent(deps: Deps, task: Task, run_id: str, origin: Step) -> RunOutcome:
@@ -161,7 +162,7 @@ def continue_agent(deps: Deps, task: Task, run_id: str, origin: Step) -> RunOutc
         follow_up = templates.render("webgen.agent", "follow_up.j2", instruction=task.instruction)
         messages.append({"role": "user", "content": follow_up})
         history = [*origin.prompt_refs, *deps.store.put_messages(messages)]
-        return _invoke(deps, run_id, _initial_state(deps, task, run_id, site, origin.snapshot_id, history))
+        return _invoke(deps, run_id, initial_state(deps, task, run_id, site, origin.snapshot_id, history))
 
 
 def resume_agent(deps: Deps, run_id: str) -> RunOutcome:
@@ -179,11 +180,11 @@ def resume_agent(deps: Deps, run_id: str) -> RunOutcome:
         _ensure_site(deps, values)
         if not snapshot.next:
             if not _can_continue(deps, values):
-                return _outcome(deps, values)
+                return outcome_of(deps, values)
             _reopen(deps, values)
             graph.update_state(config, {"outages": {}, "status": None, "error": None}, as_node="backtrack")
         deps.store.finish_run(run_id, "running")
-        return _outcome(deps, graph.invoke(None, config, context=deps))
+        return outcome_of(deps, graph.invoke(None, config, context=deps))
 
 
 def _can_continue(deps: Deps, state: dict[str, Any]) -> bool:
@@ -213,7 +214,8 @@ def _endpoint_url(deps: Deps, role: str) -> str:
     return getattr(deps.settings, role if role in ("coder", "judge", "gui") else "coder").base_url
 
 
-def _outcome(deps: Deps, state: dict[str, Any]) -> RunOutcome:
+def outcome_of(deps: Deps, state: dict[str, Any]) -> RunOutcome:
+    """How a run ended, from the loop's final state."""
     status = state.get("status", "running")
     failure: Failure | None = None
     role = url = None

@@ -10,6 +10,8 @@ is reused across runs; each run gets its own model clients, closed when it ends:
         again = session.resume(run_id)                                         # a killed, failed or cancelled run
         session.cancel(run_id)                                                 # from another thread
         dist = session.build_step(outcome.run_id, 1)                           # that step's site, built (cached)
+        imported = session.import_project(Path("shop.zip"))                   # step 0: an existing site
+        follow = session.continue_from(imported.run_id, 0, "Add a contact page")
 
 `start` and `continue_from` take `extra`: JSON values stored in the run's config (the UI records its
 conversation there), never read by the loop.
@@ -35,10 +37,13 @@ from webgen.core.settings import AgentSettings, Settings, SiteSettings
 from webgen.feedback.evaluation.evaluator import StepEvaluator
 from webgen.feedback.judge.vlm import VLMJudge
 from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.project_import import ProjectPlan, load_project
 from webgen.feedback.site.scaffold import workspace_for
+from webgen.feedback.site.workspace import Workspace
 from webgen.graph.checkpoints import has_checkpoint
 from webgen.graph.deps import Deps
 from webgen.graph.events import Subscriber
+from webgen.graph.import_run import ImportedStart, import_request, import_run
 from webgen.graph.run import RunOutcome, continue_agent, resume_agent, run_agent
 from webgen.graph.single_shot import run_single_shot
 from webgen.storage.store import StoreError, TrajectoryStore
@@ -149,12 +154,56 @@ class Session:
             with self._deps(cfg, new_run_id) as deps:
                 return continue_agent(deps, task, new_run_id, origin)
 
+    def import_project(
+        self,
+        project: Path | ProjectPlan,
+        *,
+        run_id: str | None = None,
+        settings: Settings | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> RunOutcome:
+        """A new run whose step 0 is an existing Vite + React project (a folder or a zip, or a checked
+        :class:`ProjectPlan`): its files are snapshotted, built, rendered and judged like a step. Continue it
+        with `continue_from(outcome.run_id, 0, request)`. ProjectImportError (before any run exists): bad input."""
+        plan = project if isinstance(project, ProjectPlan) else load_project(project)
+        cfg = settings or self.settings
+        snapshot = self._snapshot_project(plan)
+        found = plan.project
+        imported = ImportedStart(
+            name=found.name,
+            source=str(found.source),
+            snapshot=snapshot,
+            files=len(found.files),
+            total_bytes=found.total_bytes,
+        )
+        task = self._task(TaskIn(source="import", external_id=snapshot[:16], instruction=import_request(found.name)))
+        run_id = run_id or uuid.uuid4().hex
+        with self._running(run_id):
+            self._start_run(task, "agent", cfg, run_id, {**(extra or {}), "imported": imported.model_dump()})
+            with self._deps(cfg, run_id) as deps:
+                return import_run(deps, task, run_id, imported)
+
+    def _snapshot_project(self, plan: ProjectPlan) -> str:
+        """Write the project into a scratch folder and store its files as a snapshot; returns the snapshot id."""
+        root = self.settings.home / "imports"
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="import-", dir=root))
+        try:
+            plan.write(scratch / "site")
+            snapshot = Workspace(scratch / "site", self.store.blobs).snapshot()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        self.store.register_snapshot(snapshot)
+        return snapshot
+
     def resume(self, run_id: str, *, max_steps: int | None = None) -> RunOutcome:
         """Continue a killed, crashed, failed, interrupted or cancelled run with the agent settings it was started
         with (`max_steps` may be raised); endpoints and keys come from this session's settings."""
         run = self.store.get_run(run_id)
         if run.mode != "agent":
             raise StoreError(f"run {run_id} is {run.mode}: it has one step and nothing to resume")
+        if "imported" in run.config:
+            return self._resume_import(run_id, run.task_id, ImportedStart.model_validate(run.config["imported"]))
         stored = run.config
         overrides = {"max_steps": max_steps} if max_steps else {}
         agent = AgentSettings.model_validate({**stored.get("agent", {}), **overrides})
@@ -164,6 +213,16 @@ class Session:
             if not has_checkpoint(cfg, run_id) and self.store.next_index(run_id) == 0:  # killed before it began
                 return run_agent(deps, self.store.get_task(run.task_id), run_id)
             return resume_agent(deps, run_id)
+
+    def _resume_import(self, run_id: str, task_id: int, imported: ImportedStart) -> RunOutcome:
+        """An import run stopped before its step was recorded does the step again (its files are in the store)."""
+        if self.store.next_index(run_id) > 0:
+            raise StoreError(
+                f"run {run_id} imported {imported.name} and its step is recorded: nothing to resume "
+                "(continue from its step 0, or import the project again)"
+            )
+        with self._running(run_id), self._deps(self.settings, run_id) as deps:
+            return import_run(deps, self.store.get_task(task_id), run_id, imported)
 
     def cancel(self, run_id: str) -> None:
         """Ask a run of this session to stop (thread-safe): the step in flight finishes and is recorded, then

@@ -7,12 +7,12 @@ own :class:`~webgen.ui.state.UISession`, dropped when the page unloads.
 from __future__ import annotations
 
 import os
-import queue
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -25,15 +25,13 @@ from webgen.storage.conversations import list_conversations
 from webgen.storage.store import StoreError
 from webgen.ui import panels as pn
 from webgen.ui import steps as st
-from webgen.ui import stream
+from webgen.ui import stream, upload
 from webgen.ui.history import run_chat as stored_chat
 from webgen.ui.render import render_event
 from webgen.ui.settings_panel import apply_settings, check_endpoints, settings_fields
-from webgen.ui.state import RunDone, UISession, UIWorld
+from webgen.ui.state import GATHER_S, RunDone, UISession, UIWorld
 
 PANELS = ["timeline", "picker", "routes", "preview", "gallery", "files", "code", "diff", "download"]
-#: how long later run events are gathered into one chat update
-GATHER_S = 0.5
 CSS = ".webgen-preview-note{padding:2rem;color:#555;border:1px dashed #bbb;border-radius:8px}"
 
 
@@ -55,23 +53,6 @@ def _conversations(world: UIWorld, current: str | None = None) -> Any:
         for c in list_conversations(world.store)
     ]
     return gr.update(choices=choices, value=current if current in {cid for _, cid in choices} else None)
-
-
-def _gather(events: queue.Queue, window: float) -> list[Any]:
-    """The next events: the first one (waiting up to 0.25 s for it), then whatever else comes within `window`
-    seconds, up to the run's end. Each chat update makes the browser redraw the chat, so events are shown in
-    bursts (a step's build, screenshots and grade together) rather than one update each."""
-    try:
-        batch = [events.get(timeout=0.25)]
-    except queue.Empty:
-        return []
-    deadline = time.monotonic() + window
-    while not isinstance(batch[-1], RunDone):
-        try:
-            batch.append(events.get(timeout=max(0.0, deadline - time.monotonic())))
-        except queue.Empty:
-            break
-    return batch
 
 
 def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
@@ -97,6 +78,7 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
                 with gr.Row():
                     send = gr.Button("Send", elem_id="send", variant="primary")
                     stop = gr.Button("Stop", elem_id="stop", variant="stop")
+                project = upload.upload_control()
                 status = gr.Markdown("", elem_id="status")
             with gr.Column(scale=6):
                 with gr.Tab("Preview"):
@@ -140,8 +122,33 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             values = pn.step_panels(ui, _host(request))
             return [values[name] for name in PANELS]
 
+        def stream_run(ui: UISession, run_id: str, running: str, request: gr.Request) -> Iterator[list[Any]]:
+            """Streams a started run's events into the chat (`[chat, msg, status]`), then how it ended; `run_done`
+            (chained after it) shows the panels."""
+            yield [ui.chat, "", running]
+            item: RunEvent | RunDone | None = None
+            window = 0.0  # the first event is shown at once; later ones are gathered for a moment (fewer redraws)
+            while not isinstance(item, RunDone):
+                batch = ui.next_events(window)
+                if not batch:
+                    continue
+                window, item = GATHER_S, batch[-1]
+                shown = [m for event in batch if not isinstance(event, RunDone) for m in render_event(event)]
+                if shown:
+                    ui.chat.extend(shown)
+                    yield [ui.chat, gr.skip(), gr.skip()]
+            ui.wait(timeout=1.0)  # the run's thread ends just after its end is put: no "a run is going" after it
+            last = item.outcome.run_id if item.outcome else run_id  # an upload's import may be continued by a run
+            ui.selected = st.default_selection(world.store, last) or ui.selected
+            status = f"Run {last[:8]}: {item.outcome.status if item.outcome else 'failed'}."
+            # the panels are read while the browser asks for them (the chained event's round trip); the status says
+            # how the run ended at once, as the chat does
+            ui.ended = (ui.view, panel_reader.submit(_panels, ui, request))
+            if item.error:
+                ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
+            yield [ui.chat if item.error else gr.skip(), gr.skip(), status]
+
         def run_chat(message: str, request: gr.Request) -> Iterator[list[Any]]:
-            """Streams the run into the chat, then how it ended; `run_done` (chained after it) shows the panels."""
             ui = _ui(world, request)
             text = (message or "").strip()
             if not text:
@@ -154,27 +161,10 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             ui.chat.append(gr.ChatMessage(role="user", content=text))
             where = "a fresh site" if origin is None else f"step {origin.step} of run {origin.run_id[:8]}"
             run_id = ui.send(text)
-            yield [ui.chat, "", f"Running {run_id[:8]} from {where}..."]
-            item: RunEvent | RunDone | None = None
-            window = 0.0  # the first event is shown at once; later ones are gathered for a moment (fewer redraws)
-            while not isinstance(item, RunDone):
-                batch = _gather(ui.events, window)
-                if not batch:
-                    continue
-                window, item = GATHER_S, batch[-1]
-                shown = [m for event in batch if not isinstance(event, RunDone) for m in render_event(event)]
-                if shown:
-                    ui.chat.extend(shown)
-                    yield [ui.chat, gr.skip(), gr.skip()]
-            ui.wait(timeout=1.0)  # the run's thread ends just after its end is put: no "a run is going" after it
-            ui.selected = st.default_selection(world.store, run_id) or ui.selected
-            status = f"Run {run_id[:8]}: {item.outcome.status if item.outcome else 'failed'}."
-            # the panels are read while the browser asks for them (the chained event's round trip); the status says
-            # how the run ended at once, as the chat does
-            ui.ended = (ui.view, panel_reader.submit(_panels, ui, request))
-            if item.error:
-                ui.chat.append(gr.ChatMessage(role="assistant", content=f"⚠ error: {item.error}"))
-            yield [ui.chat if item.error else gr.skip(), gr.skip(), status]
+            yield from stream_run(ui, run_id, f"Running {run_id[:8]} from {where}...", request)
+
+        def on_upload(path: str | None, message: str, request: gr.Request) -> Iterator[list[Any]]:
+            yield from upload.start(_ui(world, request), path, message, partial(stream_run, request=request))
 
         def run_done(request: gr.Request) -> list[Any]:
             ui = _ui(world, request)
@@ -202,6 +192,9 @@ def build_app(world: UIWorld, *, concurrency: int = 4) -> gr.Blocks:
             trigger(run_chat, [msg], [chat, msg, status], api_name=api_name, **options).then(
                 run_done, None, done_outputs, api_name=False, show_progress="hidden"
             )
+        project.upload(on_upload, [project, msg], [chat, msg, status], api_name=False, **options).then(
+            run_done, None, done_outputs, api_name=False, show_progress="hidden"
+        )
 
         def on_stop(request: gr.Request) -> str:
             ui = _ui(world, request)

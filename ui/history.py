@@ -98,8 +98,11 @@ def run_chat(store: TrajectoryStore, run: Run, media: Path) -> list[gr.ChatMessa
     except StoreError:
         request = "(the request is no longer stored)"
     messages = [gr.ChatMessage(role="user", content=request)]
+    imported = (run.config.get("imported") or {}).get("name")  # a run whose step 0 is an uploaded project
     for step in store.steps(run.id):
         for event in step_events(store, step, media):
+            if imported and isinstance(event, StepStarted) and event.index == 0:
+                event = event.model_copy(update={"imported": str(imported)})
             messages.extend(render_event(event))
     end = Finished(run_id=run.id, status=run.status, best_step=run.best_step, error=run.error)
     messages.extend(render_event(end))

@@ -6,6 +6,10 @@ a 404. The preview sits outside Gradio's auth, so the token is its only key; dir
 A built site expects to live at ``/`` (``/assets/...`` URLs, ``BrowserRouter`` routes). When it serves a
 step's ``index.html``, the server points the asset URLs under the step's prefix and adds a tiny script that
 rewrites the address to the route alone before the app starts, so the router sees ``/menu``, not the prefix.
+Files a site keeps in ``public/`` (an imported project's ``/logo.png``, ``/images/hero.jpg``) are copied to the
+top of its build; quoted root-relative URLs naming them, in its HTML, CSS and scripts, are pointed under the
+prefix too (a top-level file by its exact name, a top-level folder only with a path inside it, so a route such
+as ``/images`` is left alone).
 The page runs in an iframe with ``sandbox="allow-scripts allow-forms"`` (an opaque origin): module scripts
 are then CORS requests, so responses carry ``Access-Control-Allow-Origin: *`` (the content is public to
 whoever holds the token anyway).
@@ -33,6 +37,23 @@ log = logging.getLogger(__name__)
 
 _STEP_DIR = re.compile(r"^[0-9a-f]{6,64}$")
 _ASSET_URL = re.compile(r"""(["'(])/assets/""")
+
+
+def _public_urls(root: Path) -> re.Pattern[str] | None:
+    """Quoted root-relative URLs of the files and folders at the top of a built site (its `public/` files)."""
+    files, folders = [], []
+    for entry in root.iterdir():
+        if entry.name in ("assets", "index.html") or entry.name.startswith(".") or entry.is_symlink():
+            continue
+        (folders if entry.is_dir() else files).append(re.escape(entry.name))
+    alternatives = [f"(?:{'|'.join(files)})(?=[\"'`)?#])"] if files else []
+    alternatives += [f"(?:{'|'.join(folders)})/"] if folders else []
+    return re.compile(f"""(["'(`])/(?={"|".join(alternatives)})""") if alternatives else None
+
+
+def _rewrite_public(text: str, root: Path, prefix: str) -> str:
+    pattern = _public_urls(root)
+    return pattern.sub(lambda m: f"{m.group(1)}{prefix}", text) if pattern else text
 
 
 def _rewrite_html(text: str, prefix: str) -> str:
@@ -100,12 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         ctype = content_type(candidate)
         data = candidate.read_bytes()
+        prefix = f"/{self.server.token}/{run_id}/{step}/"
         if candidate.suffix == ".html":
-            prefix = f"/{self.server.token}/{run_id}/{step}/"
-            data = _rewrite_html(data.decode("utf-8", "replace"), prefix).encode()
+            data = _rewrite_public(_rewrite_html(data.decode("utf-8", "replace"), prefix), root, prefix).encode()
         elif candidate.suffix == ".css":
-            prefix = f"/{self.server.token}/{run_id}/{step}/"
-            data = _ASSET_URL.sub(lambda m: f"{m.group(1)}{prefix}assets/", data.decode("utf-8", "replace")).encode()
+            text = _ASSET_URL.sub(lambda m: f"{m.group(1)}{prefix}assets/", data.decode("utf-8", "replace"))
+            data = _rewrite_public(text, root, prefix).encode()
+        elif candidate.suffix in (".js", ".mjs"):
+            data = _rewrite_public(data.decode("utf-8", "replace"), root, prefix).encode()
         self._reply(HTTPStatus.OK, data, ctype, head_only)
 
     def do_GET(self) -> None:  # http.server API

@@ -47,6 +47,8 @@ def render_event(event: RunEvent) -> list[gr.ChatMessage]:
     """The messages that show `event` (its screenshots are already copies in the session's folder)."""
     say = gr.ChatMessage
     if isinstance(event, StepStarted):
+        if event.imported is not None:
+            return [say(role="assistant", content=f"**Step {event.index}** imports the project {event.imported}.")]
         parent = f" (from step {event.parent})" if event.parent is not None else ""
         return [say(role="assistant", content=f"**Step {event.index}** started{parent}.")]
     if isinstance(event, FilesApplied):

@@ -12,7 +12,9 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from webgen.core.settings import Settings
 from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.project_import import ProjectPlan
 from webgen.graph.events import Built, Rendered, RouteResult, RunEvent
 from webgen.graph.run import RunOutcome
 from webgen.graph.session import Session
@@ -29,6 +32,8 @@ from webgen.storage.store import StoreError, TrajectoryStore
 from webgen.ui.preview import PreviewServer
 
 logger = logging.getLogger(__name__)
+#: how long later run events are gathered into one chat update
+GATHER_S = 0.5
 
 
 class Selection(BaseModel):
@@ -204,39 +209,78 @@ class UISession:
 
     def send(self, message: str) -> str:
         """Start a run for `message` on a thread: from scratch, or from the chosen step. Returns its id."""
+        origin = self.origin or self.selected
+
+        def run(engine: Session, run_ids: list[str], extra: dict[str, Any]) -> RunOutcome:
+            if origin is None:
+                return engine.start(message, run_id=run_ids[0], extra=extra)
+            return engine.continue_from(origin.run_id, origin.step, message, new_run_id=run_ids[0], extra=extra)
+
+        return self._launch(message, run)
+
+    def send_project(self, project: ProjectPlan, request: str | None) -> str:
+        """Start a run whose step 0 is an uploaded project and, with a request, a second run that continues from
+        it (both in this conversation, their events in one stream). Returns the import run's id."""
+        name = project.project.name
+
+        def run(engine: Session, run_ids: list[str], extra: dict[str, Any]) -> RunOutcome:
+            imported = engine.import_project(project, run_id=run_ids[0], extra=extra)
+            if request is None or imported.status != "finished":
+                return imported
+            run_ids.append(uuid.uuid4().hex)
+            self.runs.append(run_ids[-1])
+            self.current_run = run_ids[-1]
+            return engine.continue_from(run_ids[0], 0, request, new_run_id=run_ids[-1], extra=extra)
+
+        return self._launch(f"Project {name}" + (f": {request}" if request else ""), run)
+
+    def _launch(self, title: str, run: Callable[[Session, list[str], dict[str, Any]], RunOutcome]) -> str:
+        """Run `run(engine, run_ids, extra)` on the session's thread (one run at a time over the shared site
+        environment); its end goes to the event queue as a `RunDone`. Returns the first run's id."""
         if self.running:
             raise RuntimeError("a run is going: wait for it, or press Stop")
         engine = self._engine()
-        run_id = uuid.uuid4().hex
-        origin = self.origin or self.selected
-        self.current_run = run_id
+        run_ids = [uuid.uuid4().hex]
+        self.current_run = run_ids[0]
         self.events = queue.Queue()
         if self.conversation is None:
-            self.conversation, self.title = uuid.uuid4().hex, message
+            self.conversation, self.title = uuid.uuid4().hex, title
         extra = labels(self.conversation, self.title)
 
         def work() -> None:
-            done = RunDone(run_id=run_id)
+            done = RunDone(run_id=run_ids[0])
             try:
                 with self.world.run_lock:
-                    if origin is None:
-                        done.outcome = engine.start(message, run_id=run_id, extra=extra)
-                    else:
-                        done.outcome = engine.continue_from(
-                            origin.run_id, origin.step, message, new_run_id=run_id, extra=extra
-                        )
+                    done.outcome = run(engine, run_ids, extra)
             except Exception as exc:  # shown as one line in the chat; the UI stays usable
-                logger.exception("run %s failed", run_id)
+                logger.exception("run %s failed", run_ids[-1])
                 done.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             finally:
-                shutil.rmtree(self.settings.home / "runs" / run_id, ignore_errors=True)
+                for run_id in run_ids:
+                    shutil.rmtree(self.settings.home / "runs" / run_id, ignore_errors=True)
                 self.events.put(done)
 
-        self.runs.append(run_id)
+        self.runs.append(run_ids[0])
         self.origin = None
-        self._thread = threading.Thread(target=work, name=f"webgen-ui-run-{run_id[:8]}", daemon=True)
+        self._thread = threading.Thread(target=work, name=f"webgen-ui-run-{run_ids[0][:8]}", daemon=True)
         self._thread.start()
-        return run_id
+        return run_ids[0]
+
+    def next_events(self, window: float) -> list[RunEvent | RunDone]:
+        """The next events: the first one (waiting up to 0.25 s for it), then whatever else comes within `window`
+        seconds, up to the run's end. Each chat update makes the browser redraw the chat, so events are shown in
+        bursts (a step's build, screenshots and grade together) rather than one update each."""
+        try:
+            batch = [self.events.get(timeout=0.25)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + window
+        while not isinstance(batch[-1], RunDone):
+            try:
+                batch.append(self.events.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
 
     def cancel(self) -> bool:
         if not self.running or self.current_run is None or self._session is None:

@@ -57,3 +57,29 @@ def test_a_bad_auth_value_is_refused() -> None:
     result = CliRunner().invoke(app, ["ui", "--auth", "nopassword"])
     assert result.exit_code == 2
     assert "USER:PASS" in result.output
+
+
+def test_the_public_files_of_an_imported_site_are_served_under_the_token(tmp_path: Path) -> None:
+    """A project's `public/` files sit at the top of its build: their root-relative URLs in its HTML, CSS and
+    scripts point under the step's prefix; a route that shares a folder's name is left alone."""
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "images").mkdir()
+    (dist / "images" / "hero.jpg").write_bytes(b"\xff\xd8jpeg")
+    (dist / "logo.png").write_bytes(b"\x89PNG")
+    (dist / "index.html").write_text('<html><head><link rel="icon" href="/logo.png"></head><body></body></html>')
+    script = 'const a="/logo.png",b=`/images/hero.jpg`,c="/images",d="/logo.pngx",e="/about";'
+    (dist / "assets" / "app.js").write_text(script)
+    (dist / "assets" / "app.css").write_text(".hero{background:url(/images/hero.jpg)}")
+    server = PreviewServer(tmp_path / "previews").start()
+    try:
+        server.add(RUN, 0, dist)
+        base = f"{server.origin}/{server.token}/{RUN}/0/"
+        prefix = f"/{server.token}/{RUN}/0/"
+        assert f'href="{prefix}logo.png"' in httpx.get(base).text
+        js = httpx.get(base + "assets/app.js").text
+        assert js == script.replace('"/logo.png"', f'"{prefix}logo.png"').replace("`/images/", f"`{prefix}images/")
+        assert f"url({prefix}images/hero.jpg)" in httpx.get(base + "assets/app.css").text
+        assert httpx.get(base + "images/hero.jpg").content == b"\xff\xd8jpeg"
+    finally:
+        server.stop()

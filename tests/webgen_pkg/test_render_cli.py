@@ -71,7 +71,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "is empty" in _one_line_error(_webgen("render", "empty.md", cwd=tmp_path), 2)
     assert "no file actions" in _one_line_error(_webgen("render", "prose.md", cwd=tmp_path), 2)
     assert "binary" in _one_line_error(_webgen("render", "image.png", cwd=tmp_path), 2)
-    assert "no source files" in _one_line_error(_webgen("render", "notes", cwd=tmp_path), 2)
+    assert "no package.json" in _one_line_error(_webgen("render", "notes", cwd=tmp_path), 2)
     assert "does not exist" in _one_line_error(_webgen("render", "missing.md", cwd=tmp_path), 2)
     assert "render " + str(tmp_path / "old" / "site") in _one_line_error(_webgen("render", "old", cwd=tmp_path), 2)
     taken = _webgen("render", "app.md", "--out", "taken", cwd=tmp_path)
@@ -165,3 +165,48 @@ def test_report_of_a_crafted_response_and_bounded_output(tmp_path: Path) -> None
     assert "... and 5 more" in text and "src/Late.tsx" in text
     assert "npm install foo" in text and "markers: finish" in text
     assert len(text.splitlines()) < 90, text
+
+
+@pytest.mark.browser
+@pytest.mark.node
+def test_a_project_zip_or_folder_is_rendered_as_it_is(tmp_path: Path) -> None:
+    """The project's own files (its tailwind.config.js, a PNG in public/ that the page shows) are rendered as they
+    are: the image loads, nothing of the scaffold is mixed in, and the lockfile and node_modules are left out."""
+    from tests.projects import TAILWIND_CONFIG, png, project_files, tree, write_project, zip_project
+
+    zip_project(tmp_path / "harbour-bikes.zip")
+    done = _webgen("render", "harbour-bikes.zip", "--json", cwd=tmp_path)  # default --out webgen-out/harbour-bikes
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    site = tmp_path / "webgen-out" / "harbour-bikes" / "site"
+    assert data["kind"] == "zip" and data["site"] == str(site) and data["failed"] == []
+    assert data["import"]["files"] == len(project_files()) and data["import"]["unwrapped"] == "harbour-bikes-main"
+    assert any("package-lock.json" in s for s in data["import"]["skipped"])
+    assert sorted(data["apply"]["written"]) == sorted(project_files())
+    assert (site / "public" / "logo.png").read_bytes() == png()
+    assert (site / "tailwind.config.js").read_text() == TAILWIND_CONFIG
+    assert not (site / "src" / "vite-env.d.ts").exists()  # a scaffold file the project does not have
+    pages = data["observation"]["pages"]
+    assert [p["route"] for p in pages] == ["/", "/about"] and not any(p["failed_requests"] for p in pages)
+
+    folder = write_project(tmp_path / "bikes")
+    human = _webgen("render", "bikes", "--out", "bikes/out", cwd=tmp_path)  # an --out inside the project
+    assert human.returncode == 0, human.stdout + human.stderr
+    assert f"project: bikes, {len(project_files())} file(s)" in human.stdout and "result: ok" in human.stdout
+    assert "skipped (4):" in human.stdout
+    copied = [p for p in tree(folder / "out" / "site") if p.split("/")[0] not in ("dist", "node_modules")]
+    assert sorted(p for p in copied if not p.endswith("/")) == sorted(project_files())
+
+
+def test_bad_project_zips_exit_2_and_write_nothing(tmp_path: Path) -> None:
+    from tests.projects import tree, zip_declaring_huge_member, zip_of
+
+    react = json.dumps({"dependencies": {"react": "^18.3.1"}})
+    zip_of(tmp_path / "slip.zip", {"package.json": react, "../../escaped.txt": "pwned"})
+    zip_of(tmp_path / "vue.zip", {"package.json": json.dumps({"dependencies": {"vue": "^3"}})})
+    zip_declaring_huge_member(tmp_path / "huge.zip")
+    before = tree(tmp_path)
+    assert "outside the project" in _one_line_error(_webgen("render", "slip.zip", cwd=tmp_path), 2)
+    assert "Vue project" in _one_line_error(_webgen("render", "vue.zip", cwd=tmp_path), 2)
+    assert "2 GB" in _one_line_error(_webgen("render", "huge.zip", cwd=tmp_path), 2)
+    assert tree(tmp_path) == before  # no webgen-out, nothing beside the inputs

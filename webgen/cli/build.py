@@ -1,4 +1,5 @@
-"""`webgen build` (run the agent or single-shot mode on a request, or resume a run) and `webgen show`.
+"""`webgen build` (run the agent or single-shot mode on a request, continue an existing project with `--from`,
+or resume a run) and `webgen show`.
 
 Exit codes: 0 the run finished; 1 the run failed (its error is stored and printed); 2 bad input or setup
 (one line says what and how to fix it; `--verbose` adds the traceback); 130 interrupted (resumable).
@@ -106,22 +107,39 @@ def build(
     events: Annotated[
         EventsFormat, typer.Option(help="progress as it goes: rich text, JSON lines of typed events, or none")
     ] = EventsFormat.rich,
+    from_: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="start from an existing Vite + React project (a folder or a .zip): it is step 0, then the agent "
+            "makes the requested change (with no request: import and evaluate it only)",
+        ),
+    ] = None,
 ) -> None:
     """Turn a request into a site: the best step's files land in OUT/site, its screenshots in OUT/screenshots.
     Exit codes: 0 finished, 1 the run failed, 2 bad input or setup, 130 interrupted."""
+    from webgen.cli.build_from import load
 
     cfg = load_settings()
     if resume and (instruction is not None or request_file is not None):
         raise fail("--resume continues a stored run: give no request with it")
-    request = None if resume else read_request(instruction, request_file)
-    run_id = resume or uuid.uuid4().hex
-    target = _out(out or Path("webgen-out") / run_id[:8])
+    if from_ is not None and resume:
+        raise fail("--from starts a new run and --resume continues a stored one: give one of them")
+    if from_ is not None and mode is Mode.single_shot:
+        raise fail("--from continues a project with the agent; single-shot mode writes a site from the scaffold")
+    given = instruction is not None or request_file is not None
+    request = None if resume or (from_ is not None and not given) else read_request(instruction, request_file)
+    project = load(from_) if from_ is not None else None
+    run_ids = [resume or uuid.uuid4().hex]
+    target = _out(out or Path("webgen-out") / run_ids[0][:8])
     with opened(cfg) as (store, env):
-        outcome = _run(cfg, store, env, run_id, request, mode, max_steps, events.value)
+        outcome = _run(cfg, store, env, run_ids, request, mode, max_steps, events.value, project)
         if events is not EventsFormat.json:
-            print_summary(console, store, outcome.run_id)
+            for run_id in run_ids:
+                print_summary(console, store, run_id)
         _export(store, outcome.run_id, target)
-    shutil.rmtree(cfg.home / "runs" / outcome.run_id, ignore_errors=True)  # everything is in the store now
+    for run_id in run_ids:
+        shutil.rmtree(cfg.home / "runs" / run_id, ignore_errors=True)  # everything is in the store now
     colour = "green" if outcome.status == "finished" else "red"
     if events is not EventsFormat.json:  # stdout holds only the events (the last one says how the run ended)
         console.print(f"run {outcome.run_id}: [{colour}]{outcome.status}[/], best step {outcome.best_step} -> {target}")
@@ -142,17 +160,29 @@ def _out(out: Path) -> Path:
         raise fail(str(exc)) from exc
 
 
-def _run(cfg, store, env, run_id: str, request: str | None, mode: Mode | None, max_steps: int | None, events: str):
+def _run(
+    cfg,
+    store,
+    env,
+    run_ids: list[str],
+    request: str | None,
+    mode: Mode | None,
+    max_steps: int | None,
+    events: str,
+    project=None,  # a checked `ProjectPlan` (--from)
+):
+    from webgen.cli.build_from import run_from
     from webgen.graph.run import RunCrashed
     from webgen.graph.session import Session
     from webgen.storage.store import StoreError
     from webgen.storage.values import TaskIn
 
+    run_id = run_ids[0]
     show = (lambda e: print(e.model_dump_json(), flush=True)) if events == "json" else (lambda e: on_event(console, e))
     subscribers = [] if events == "none" else [show]
-    with _interruptible(run_id), Session(cfg, store=store, env=env, subscribers=subscribers) as session:
+    with _interruptible(run_ids), Session(cfg, store=store, env=env, subscribers=subscribers) as session:
         try:
-            if request is None:
+            if request is None and project is None:
                 try:
                     run = store.get_run(run_id)
                 except StoreError as exc:
@@ -167,6 +197,9 @@ def _run(cfg, store, env, run_id: str, request: str | None, mode: Mode | None, m
                 return session.resume(run_id, max_steps=max_steps)
             if max_steps is not None:
                 cfg = cfg.model_copy(update={"agent": cfg.agent.model_copy(update={"max_steps": max_steps})})
+            if project is not None:
+                return run_from(session, project, request, run_ids, cfg, events)
+            assert request is not None
             chosen = mode or Mode.agent
             external = hashlib.sha256(request.encode()).hexdigest()[:16]
             task = TaskIn(source="cli", external_id=external, instruction=request)
@@ -175,18 +208,20 @@ def _run(cfg, store, env, run_id: str, request: str | None, mode: Mode | None, m
             return session.start(task, mode=chosen.value, run_id=run_id, settings=cfg)
         except RunCrashed as exc:
             raise fail(
-                f"{exc} (traceback in {exc.log}); fix the cause, then `webgen build --resume {run_id}`", EXIT_FAILED
+                f"{exc} (traceback in {exc.log}); fix the cause, then `webgen build --resume {exc.run_id}`",
+                EXIT_FAILED,
             ) from exc
         except StoreError as exc:
             raise fail(str(exc)) from exc
 
 
 @contextlib.contextmanager
-def _interruptible(run_id: str) -> Iterator[None]:
+def _interruptible(run_ids: list[str]) -> Iterator[None]:
+    """Ctrl-C: one line naming the run to resume (the last one started)."""
     try:
         yield
     except KeyboardInterrupt:
-        raise fail(f"interrupted; continue with `webgen build --resume {run_id}`", EXIT_INTERRUPTED) from None
+        raise fail(f"interrupted; continue with `webgen build --resume {run_ids[-1]}`", EXIT_INTERRUPTED) from None
 
 
 def _export(store, run_id: str, out: Path) -> None:

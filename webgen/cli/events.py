@@ -14,6 +14,8 @@ from webgen.graph.events import RunEvent
 def on_event(console: Console, event: RunEvent) -> None:
     """The CLI's progress display: one subscriber of the run's typed events."""
     match event:
+        case events.StepStarted(imported=str() as name):
+            console.print(f"[bold]step {event.index}[/bold] importing {name}...", highlight=False)
         case events.StepStarted():
             console.print(f"[bold]step {event.index}[/bold] generating...")
         case events.FilesApplied(kind="invalid"):

@@ -1,44 +1,43 @@
-"""`webgen render`: a site folder or a saved model response -> built, rendered, checked, saved.
+"""`webgen render`: a project (a folder or a zip) or a saved model response -> built, rendered, checked, saved.
 
-:func:`load_source` reads and validates the input (raising :class:`InputError` for input that is neither a site
-nor a model response) before anything expensive starts; :func:`render` puts it on a fresh scaffold site under
-``out/site``, observes it, and saves ``observation.json`` and ``render.json`` (the observation plus what the
-parser and the workspace reported, see :meth:`RenderResult.report`) in ``out``.
+:func:`load_source` reads and validates the input (raising :class:`InputError` for input that is neither a
+project nor a model response) before anything expensive starts. :func:`render` lays it out under ``out/site`` (a
+project is imported as it is by :mod:`webgen.feedback.site.project_import`, its own config files and binary
+assets included; a response's files are written onto a fresh scaffold site), observes it, and saves
+``observation.json`` and ``render.json`` (the observation plus what the import, the parser and the workspace
+reported, see :meth:`RenderResult.report`) in ``out``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from webgen.agent.actions import ParsedResponse, parse_response
 from webgen.core.types import Observation
 from webgen.feedback.site.environment import SiteEnvironment
+from webgen.feedback.site.project_import import ImportedProject, ProjectImportError, ProjectPlan, load_project
 from webgen.feedback.site.report import save_observation
-from webgen.feedback.site.scaffold import PROTECTED_FILES, workspace_for
-from webgen.feedback.site.workspace import ApplyReport, FileWrite, WriteLike
+from webgen.feedback.site.scaffold import link_node_modules, workspace_for
+from webgen.feedback.site.workspace import ApplyReport, WriteLike
 
-_SKIP_DIRS = {"node_modules", "dist", ".git", ".webgen", ".vite", "webgen-out"}
-MAX_SOURCE_FILES = 2000
-#: A folder needs at least one of these (outside the scaffold-owned configs) to count as a site.
-SOURCE_SUFFIXES = frozenset({".tsx", ".ts", ".jsx", ".js", ".mjs", ".cjs", ".css", ".html"})
 REPORT_NAME = "render.json"
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _INPUT_FIX = (
-    "pass a site folder (with e.g. src/App.tsx) or a saved model response with file actions "
+    "pass a project folder or .zip (package.json, index.html, src/) or a saved model response with file actions "
     '(<boltAction type="file" filePath="...">, or code fences named by path)'
 )
 
 
 class InputError(ValueError):
-    """The input is neither a site folder nor a model response (exit code 2); `fix` says what to pass."""
+    """The input is neither a project nor a model response (exit code 2); `fix` says what to pass."""
 
     def __init__(self, message: str, fix: str = _INPUT_FIX) -> None:
         super().__init__(message)
@@ -51,19 +50,22 @@ class InputError(ValueError):
 
 @dataclass
 class Source:
-    """The validated input: the writes to apply and, for a response, what the parser found."""
+    """The validated input: a project to import, or a response's writes and what the parser found."""
 
     path: Path
     writes: list[WriteLike] = field(default_factory=list)
     parsed: ParsedResponse | None = None
+    project: ProjectPlan | None = None
 
     @property
-    def kind(self) -> str:
-        return "folder" if self.parsed is None else "response"
+    def kind(self) -> Literal["folder", "zip", "response"]:
+        return self.project.project.kind if self.project is not None else "response"
 
 
 class RenderResult(BaseModel):
     site: Path
+    kind: Literal["folder", "zip", "response"] = "response"
+    project: ImportedProject | None = Field(default=None, description="what an imported project brought in")
     observation: Observation
     observation_path: Path
     report_path: Path | None = None
@@ -90,7 +92,11 @@ class RenderResult(BaseModel):
         parsed = self.parsed
         return {
             "source": str(self.source) if self.source else None,
-            "kind": "folder" if parsed is None else "response",
+            "kind": self.kind,
+            "import": None
+            if self.project is None
+            else self.project.model_dump(mode="json", include={"name", "total_bytes", "skipped", "unwrapped"})
+            | {"files": len(self.project.files)},
             "site": str(self.site),
             "observation_path": str(self.observation_path),
             "observation": self.observation.model_dump(mode="json"),
@@ -112,34 +118,17 @@ class RenderResult(BaseModel):
         }
 
 
-def _folder_writes(folder: Path, exclude: Path | None = None) -> list[FileWrite]:
-    writes = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if rel.parts[0] in _SKIP_DIRS or not path.is_file() or path.is_symlink():
-            continue
-        if exclude is not None and path.is_relative_to(exclude):
-            continue  # the output folder inside the input folder (`webgen render . -o out`)
-        try:
-            writes.append(FileWrite(path=rel.as_posix(), content=path.read_text(encoding="utf-8")))
-        except (UnicodeDecodeError, OSError):
-            continue  # binary assets are not model output; the scaffold's public/ covers favicons
-        if len(writes) >= MAX_SOURCE_FILES:
-            break
-    return writes
-
-
-def _is_protected(path: str) -> bool:
-    return any(fnmatch.fnmatchcase(path, pattern) for pattern in PROTECTED_FILES)
+def _is_project(source: Path) -> bool:
+    return source.is_dir() or source.suffix.lower() == ".zip" or (source.is_file() and zipfile.is_zipfile(source))
 
 
 def load_source(source: Path, out: Path | None = None) -> Source:
-    """Read a site folder or a response file into writes. Raises :class:`InputError` for anything else."""
+    """Read a project (folder or zip) or a response file. Raises :class:`InputError` for anything else."""
     source = Path(source).resolve()
     if not source.exists():
         raise InputError(f"{source} does not exist", "check the path")
-    if source.is_dir():
-        return _load_folder(source, Path(out).resolve() if out is not None else None)
+    if _is_project(source):
+        return _load_project(source, Path(out).resolve() if out is not None else None)
     if not source.is_file():
         raise InputError(f"{source} is not a regular file or folder")
     try:
@@ -161,42 +150,41 @@ def load_source(source: Path, out: Path | None = None) -> Source:
     return Source(source, list(parsed.files), parsed)
 
 
-def _load_folder(folder: Path, out: Path | None) -> Source:
-    if out is not None and out == folder:
-        raise InputError(f"--out {out} is the input folder", "choose another output folder")
-    if (folder / "observation.json").is_file() and (folder / "site").is_dir():
-        raise InputError(f"{folder} is a `webgen render` output folder", f"render {folder / 'site'} instead")
-    writes = _folder_writes(folder, exclude=out if out is not None and out.is_relative_to(folder) else None)
-    if not any(Path(w.path).suffix in SOURCE_SUFFIXES and not _is_protected(w.path) for w in writes):
-        names = ", ".join(sorted(SOURCE_SUFFIXES))
-        raise InputError(f"{folder} has no source files webgen can use ({names})")
-    return Source(folder, list(writes), None)
+def _load_project(source: Path, out: Path | None) -> Source:
+    if source.is_dir():
+        if out is not None and out == source:
+            raise InputError(f"--out {out} is the input folder", "choose another output folder")
+        if (source / "observation.json").is_file() and (source / "site").is_dir():
+            raise InputError(f"{source} is a `webgen render` output folder", f"render {source / 'site'} instead")
+    inside = [out] if out is not None and source.is_dir() and out.is_relative_to(source) else []
+    try:
+        return Source(source, project=load_project(source, exclude=inside))
+    except ProjectImportError as exc:
+        raise InputError(exc.message, exc.fix) from exc
 
 
 def prepare_site(
     source: Path | Source, env: SiteEnvironment, out: Path
 ) -> tuple[Path, ApplyReport, ParsedResponse | None]:
-    """Copy a folder's sources, or a response's files, onto a fresh scaffold site under `out/site`."""
+    """Import a project as it is, or write a response's files onto a fresh scaffold site, under `out/site`."""
     out = Path(out).resolve()
     loaded = source if isinstance(source, Source) else load_source(source, out)  # read before `site` is removed
     site = out / "site"
     if site.exists():
         shutil.rmtree(site)
+    if loaded.project is not None:
+        try:
+            project = loaded.project.write(site)
+        except ProjectImportError as exc:  # a zip whose data is not what its directory says
+            raise InputError(exc.message, exc.fix) from exc
+        link_node_modules(site, env.scaffold.node_modules)
+        return site, ApplyReport(written=project.files, unchanged=[], rejected=[]), None
     env.new_site(site)
-    writes = loaded.writes
-    if loaded.parsed is None:
-        writes = [w for w in writes if not _is_scaffold_copy(w, env)]
-    return site, workspace_for(site).apply(writes), loaded.parsed
-
-
-def _is_scaffold_copy(write: WriteLike, env: SiteEnvironment) -> bool:
-    """A folder's own copy of a scaffold-owned config is expected; only a changed one is worth a rejection."""
-    original = env.scaffold.source / write.path
-    return original.is_file() and original.read_text() == write.content
+    return site, workspace_for(site).apply(loaded.writes), loaded.parsed
 
 
 def render(source: Path | Source, env: SiteEnvironment, out: Path) -> RenderResult:
-    """Render a folder or response (a path, or a :func:`load_source` result); save observation and report."""
+    """Render a project or a response (a path, or a :func:`load_source` result); save observation and report."""
     out = Path(out).resolve()
     loaded = source if isinstance(source, Source) else load_source(source, out)
     site, report, parsed = prepare_site(loaded, env, out)
@@ -208,6 +196,8 @@ def render(source: Path | Source, env: SiteEnvironment, out: Path) -> RenderResu
     path = save_observation(observation, out)
     result = RenderResult(
         site=site,
+        kind=loaded.kind,
+        project=loaded.project.project if loaded.project is not None else None,
         observation=observation,
         observation_path=path,
         source=loaded.path,

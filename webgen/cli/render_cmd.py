@@ -1,4 +1,4 @@
-"""`webgen render`: build, serve, screenshot and check a site folder or a saved model response."""
+"""`webgen render`: build, serve, screenshot and check a project (a folder or a zip) or a saved model response."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ TYPECHECK_LIMIT = 10
 
 
 def render(
-    path: Annotated[Path, typer.Argument(help="a site folder, or a file holding a model response")],
+    path: Annotated[
+        Path, typer.Argument(help="a Vite + React project (a folder or a .zip), or a file holding a model response")
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="output folder (default: webgen-out/<name of PATH>)")
     ] = None,
@@ -37,7 +39,7 @@ def render(
         bool, typer.Option("--json", help="print the observation, parse and apply report as JSON")
     ] = False,
 ) -> None:
-    """Build, serve, screenshot and check a site (or a saved model response); save the observation.
+    """Build, serve, screenshot and check a project folder or zip (or a saved model response); save the observation.
 
     OUT gets site/, pages/*.png, observation.json and render.json (the report that --json prints).
 
@@ -56,6 +58,8 @@ def render(
     cfg = settings().updated(site={"typecheck": typecheck})
     try:
         result = _run(cfg, source, out, do_render)
+    except InputError as exc:  # a zip whose data is not what its directory says
+        _fail(exc.message, exc.fix, EXIT_BAD_INPUT, json_out)
     except KeyboardInterrupt:
         _fail("interrupted", "", 130, json_out)
     except Exception as exc:  # the harness (Node, Chromium, the scaffold, the disk) failed, not the site
@@ -127,7 +131,14 @@ def _print_result(result: RenderResult) -> None:
         _listing("truncated (the response ended inside these files; not written)", parsed.truncated, "yellow")
         commands = [f"{c.kind}: {c.command}" for c in parsed.commands]
         _listing("ignored commands (not run; packages come from imports)", commands, "yellow")
-    if apply is not None:
+    project = result.project
+    if project is not None:
+        from webgen.feedback.site.project_sources import human_size
+
+        top = f" (from its folder {project.unwrapped})" if project.unwrapped else ""
+        _say(f"project: {project.name}, {len(project.files)} file(s), {human_size(project.total_bytes)}{top}")
+        _listing("skipped", project.skipped)
+    elif apply is not None:
         _listing("written", apply.written)
         if apply.unchanged:
             _say(f"unchanged: {len(apply.unchanged)} file(s) already as in the scaffold")
