@@ -67,7 +67,8 @@ def conversations(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """One chat per run: the prompt of its best step plus that step's reply, when the best step is not an error
-    step and its screenshot (or GUI) score is at least ``min_score``."""
+    step and its screenshot (or GUI) score is at least ``min_score``. An import run (a project brought by the
+    user, `config["imported"]`) is left out: its one step's reply is the project's files, not a model's."""
     query = select(RunRow, StepRow).join(StepRow, (StepRow.run_id == RunRow.id) & (StepRow.index == RunRow.best_step))
     if status:
         query = query.where(RunRow.status == status)
@@ -75,7 +76,7 @@ def conversations(
     cache: dict[str, dict] = {}
     with Session(store.reader) as session:
         for run, step in session.execute(query.order_by(RunRow.started_at, RunRow.id)):
-            if run_ids is not None and run.id not in run_ids:
+            if (run_ids is not None and run.id not in run_ids) or "imported" in (run.config or {}):
                 continue
             score = max(step.screenshot_score or 0.0, step.gui_grade or 0.0)
             if step.has_error or score < min_score or not step.completion.strip():

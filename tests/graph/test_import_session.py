@@ -17,6 +17,7 @@ from webgen.graph import events
 from webgen.graph.import_run import import_request
 from webgen.graph.session import Session
 from webgen.storage.io import export_snapshot
+from webgen.storage.training import conversations
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
@@ -48,6 +49,7 @@ def test_an_imported_zip_is_step_0_and_the_agent_continues_it(
             continued = store.steps(follow.run_id)
             prompt = store.messages(continued[0].prompt_refs)
             shots = store.screenshots(first.id)
+            sft = {row["run_id"] for row in conversations(store, min_score=0)}
 
     # step 0: exactly the project's files (the lockfile, node_modules, dist and .env.local left out)
     assert (imported.status, imported.steps, imported.best_step) == ("finished", 1, 0)
@@ -63,6 +65,7 @@ def test_an_imported_zip_is_step_0_and_the_agent_continues_it(
     assert "public/logo.png" in first.completion.split("</boltArtifact>")[1]  # binary: listed, not shown
     started = next(e for e in seen if e.type == "step_started" and e.run_id == imported.run_id)
     assert started.imported == "harbour-bikes"
+    assert imported.run_id not in sft and follow.run_id in sft  # the file dump is not a model's reply to train on
 
     # the continuation: step 0's files and conversation, then the request
     assert follow.status == "finished" and len(coder_calls) == 1
