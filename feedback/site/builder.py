@@ -33,6 +33,10 @@ MAX_REPLY_BYTES = 2_000_000
 RESTART_EVERY = 200
 
 
+# a path into a node_modules folder (the harness's caches), as the bundler quotes it: named by its package instead
+_PACKAGE_PATH = re.compile(r"""(["'])[^"'\s]*?node_modules/((?:@[^/"'\s]+/)?[^/"'\s]+)[^"'\s]*\1""")
+
+
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
@@ -51,7 +55,7 @@ def _relative(file: str | None, root: Path) -> str | None:
 
 def to_diagnostic(error: dict, root: Path) -> Diagnostic:
     """Map one bundler error to a Diagnostic with file:line where the bundler gives it."""
-    message = strip_ansi(str(error.get("message") or "build failed")).strip()
+    message = _PACKAGE_PATH.sub(r"\1\2\1", strip_ansi(str(error.get("message") or "build failed")).strip())
     file, line, column = error.get("file"), error.get("line"), error.get("column")
     if not file or not line:
         match = _LOCATION.search(message)

@@ -315,3 +315,12 @@ def test_csp_meta_google_fonts_and_remote_photos_are_warnings(env: SiteEnvironme
     assert errors(obs) == [], obs.summary()
     warned = " ".join(c.detail for c in obs.checks if not c.passed and c.severity == "warning")
     assert "fonts.googleapis.com" in warned or "unsplash" in warned
+
+
+def test_an_icon_lucide_0344_lacks_is_a_located_error_naming_the_package(env: SiteEnvironment, tmp_path: Path) -> None:
+    app = FOOTER_APP.replace("import { Coffee,", "import { Threads, Coffee,")
+    obs = env.observe(bolt_site(tmp_path / "site", {"src/App.tsx": app}))
+    assert not obs.build.ok
+    first = obs.build.diagnostics[0]
+    assert first.message == '"Threads" is not exported by "lucide-react".', first
+    assert (first.file, first.line) == ("src/App.tsx", 1)
