@@ -18,14 +18,17 @@ from typing import Any
 from webgen.core.settings import SiteSettings
 from webgen.feedback.site.page_session import Session
 
-#: Finish the animations that end and stop the endless ones (what a still screenshot of the page should show).
+#: Finish the animations that end and stop the endless ones (what a still screenshot of the page should show);
+#: returns how many endless ones it stopped (a spinner: the page is still loading something).
 STILL_JS = """() => {
+  let endless = 0;
   for (const animation of document.getAnimations()) {
     try {
       const end = animation.effect ? animation.effect.getComputedTiming().endTime : Infinity;
-      if (Number.isFinite(end)) animation.finish(); else animation.cancel();
+      if (Number.isFinite(end)) animation.finish(); else { animation.cancel(); endless += 1; }
     } catch (e) {}
   }
+  return endless;
 }"""
 _NAVIGATE_JS = "history.pushState({}, '', route); window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));"
 _READY_JS = "document.readyState === 'complete' && (!document.getElementById('root') || "
@@ -41,14 +44,14 @@ def ready_probe_js(probe_js: str) -> str:
     """One round trip: go to `route` in-page (when given), wait for the fonts and two animation frames, finish the
     animations, then `{ready, quiet, waiting, stats}`: whether the document has loaded and the app mounted,
     whether the page's calls were all answered and shown (see `_COUNT_JS`), whether one still waits, and
-    what `probe_js` saw."""
+    what `probe_js` saw (plus `endless`: the looping animations it stopped)."""
     return (
         f"async (route) => {{ if (route) {{ {_NAVIGATE_JS} }} await document.fonts.ready; "
         f"const count = {_COUNT_JS}, waiting = count.pending, answered = count.done; "
         "await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))); "
         "const quiet = waiting === 0 && count.pending === 0 && count.done === answered; "
-        f"const ready = {_READY_JS}; ({STILL_JS})(); "
-        f"return {{ ready, quiet, waiting: count.pending > 0, stats: ({probe_js})() }}; }}"
+        f"const ready = {_READY_JS}; const endless = ({STILL_JS})(); "
+        f"return {{ ready, quiet, waiting: count.pending > 0, stats: {{ ...({probe_js})(), endless }} }}; }}"
     )
 
 
@@ -66,6 +69,7 @@ async def settle_and_probe(session: Session, config: SiteSettings, js: str, rout
     """
     deadline = time.monotonic() + settle_cap_s(config)
     stats: dict[str, Any] | None = None
+    endless = 0  # looping animations stopped by any of the probes (a later probe no longer sees them)
     while (left := deadline - time.monotonic()) > 0:
         try:
             result = await asyncio.wait_for(session.page.evaluate(js, route), left)
@@ -79,6 +83,7 @@ async def settle_and_probe(session: Session, config: SiteSettings, js: str, rout
         finally:
             route = None  # navigate once
         stats = result["stats"]
+        endless = stats["endless"] = max(endless, stats.get("endless", 0))
         if result["ready"] and result["quiet"] and not session.inflight:
             return stats
         if result["ready"]:  # then probed again, once the network is idle and the page's calls are answered

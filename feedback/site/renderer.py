@@ -243,11 +243,12 @@ class Renderer:
         return visit
 
     async def _past_loader(self, session: Session, stats: dict[str, Any]) -> dict[str, Any]:
-        """A route that first shows almost nothing (a timed intro loader, a splash, a spinner while nested lazy
-        routes load) is probed again until it shows content, for at most `intro_wait_s`; one that crashed is not
-        waited for."""
+        """A route that shows almost nothing but a loader (a spinner, "Loading…", a splash: a timed intro, nested
+        lazy routes) is probed again until it shows content, for at most `intro_wait_s`. A route that shows
+        nothing at all, or that crashed, is not waited for."""
+        loader = stats.get("endless", 0) > 0 or stats["text_length"] > 0 or stats["media_elements"] > 0
         deadline = time.monotonic() + self.config.intro_wait_s
-        while _sparse(stats) and not session.bucket.page_errors and time.monotonic() < deadline:
+        while loader and _sparse(stats) and not session.bucket.page_errors and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             stats = await settle_and_probe(session, self.config, self._probe_js, None)
         return stats
@@ -270,6 +271,7 @@ class Renderer:
         stats = await self._past_loader(session, stats)
         shot, full = await screenshots(session, cfg, stats["page_height"])
         broken = stats.pop("broken_image_urls")
+        stats.pop("endless", None)
         final = normalize_route(stats.pop("final_route") or route)
         return PageVisit(
             final_route=final if final != route else None,
