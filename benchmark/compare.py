@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from webgen.benchmark import plots
-from webgen.benchmark.published import PublishedRow, published
+from webgen.benchmark.published import NOT_AVAILABLE, PublishedRow, published, setup_warnings
 from webgen.benchmark.report import (
     ReportError,
     cell,
@@ -52,6 +52,7 @@ def compare_reports(paths: list[Path], out: Path | None = None, *, references: S
     lines = ["# WebGen-Bench comparison", ""]
     lines += _runs_table(runs)
     lines += _caveats(runs)
+    lines += _setup(runs, refs)
     lines += _config_differences(runs)
     lines += ["", "## Overall", ""]
     lines += _overall(runs, refs)
@@ -111,6 +112,17 @@ def _caveats(runs: list[_Run]) -> list[str]:
     return ["", *notes] if notes else []
 
 
+def _setup(runs: list[_Run], refs: list[PublishedRow]) -> list[str]:
+    """Warnings where a run's models are not those of the published setup, and each run's start mode."""
+    notes = []
+    for run in runs:
+        notes += [f"**Warning** ({cell(run.label)}): {w}." for w in setup_warnings(run.results.config, refs)]
+        start = run.results.config.get("start")
+        if start:
+            notes.append(f"{cell(run.label)}: sites started with `--start {cell(str(start))}`.")
+    return ["", *notes] if notes else []
+
+
 def _config_differences(runs: list[_Run]) -> list[str]:
     """The config entries (models, options) whose values differ between the runs."""
     keys = sorted({key for run in runs for key in run.results.config})
@@ -124,13 +136,13 @@ def _config_differences(runs: list[_Run]) -> list[str]:
 def _overall(runs: list[_Run], refs: list[PublishedRow]) -> list[str]:
     body = []
     for run in runs:
-        body.append([cell(run.label), "ours (robust)", *_row_cells(run.robust.overall)])
         body.append([cell(run.label), "benchmark (substring)", *_row_cells(run.substring.overall)])
+        body.append([cell(run.label), "ours (robust)", *_row_cells(run.robust.overall)])
     if len(runs) >= 2:
         first, second = runs[0], runs[1]
         delta = f"Δ {cell(second.label)} − {cell(first.label)}"
-        body.append([delta, "ours (robust)", *_delta_cells(first.robust.overall, second.robust.overall)])
         body.append([delta, "benchmark (substring)", *_delta_cells(first.substring.overall, second.substring.overall)])
+        body.append([delta, "ours (robust)", *_delta_cells(first.robust.overall, second.robust.overall)])
     for ref in refs:
         cells = [ref.yes, ref.partial, ref.no, ref.start_failed, ref.accuracy]
         body.append(
@@ -155,13 +167,13 @@ def _per_category(runs: list[_Run], refs: list[PublishedRow], categories: list[s
     head = ["Run", "Scoring", "Overall", *categories]
     body = []
     for run in runs:
-        for name, summary in (("ours (robust)", run.robust), ("benchmark (substring)", run.substring)):
+        for name, summary in (("benchmark (substring)", run.substring), ("ours (robust)", run.robust)):
             accuracy = _accuracies(summary)
             body.append(
                 [cell(run.label), name, *(_num(accuracy.get(c), 1, scale=100) for c in ["Overall", *categories])]
             )
     if len(runs) >= 2:
-        for name, pick in (("ours (robust)", "robust"), ("benchmark (substring)", "substring")):
+        for name, pick in (("benchmark (substring)", "substring"), ("ours (robust)", "robust")):
             before, after = _accuracies(getattr(runs[0], pick)), _accuracies(getattr(runs[1], pick))
             deltas = [
                 _signed(100 * (after[c] - before[c]), 1) if c in before and c in after else DASH
@@ -179,10 +191,13 @@ def _sources(refs: list[PublishedRow]) -> list[str]:
     """Each source once, with the reference rows taken from it."""
     by_source: dict[str, list[str]] = {}
     for ref in refs:
-        by_source.setdefault(ref.source, []).append(ref.label.split(", ", 1)[-1])
-    return ["", "Reference rows (published numbers as printed):", ""] + [
-        f"- {source}: {', '.join(labels)}" for source, labels in by_source.items()
-    ]
+        models = f"GUI agent {ref.gui_model or DASH}, appearance judge {ref.judge_model or DASH}"
+        by_source.setdefault(ref.source, []).append(f"{ref.label.split(', ', 1)[-1]} ({models})")
+    return (
+        ["", "Reference rows (published numbers as printed):", ""]
+        + [f"- {source}: {'; '.join(labels)}" for source, labels in by_source.items()]
+        + ["", NOT_AVAILABLE]
+    )
 
 
 def _categories(runs: list[_Run]) -> list[str]:

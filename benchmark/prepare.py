@@ -5,6 +5,10 @@ the build, the server (the built site answers on loopback), the render (the firs
 something). A site that could be served has *started* (WebGen-Bench: its cases run); the appearance judge
 sees the first viewport after 0.4 s, as the benchmark's grader does. AAS is the grade when the site is a
 valid render, else 0.
+
+Two start modes: `build` (ours: the site built by our React + Vite build against the scaffold's packages and
+served as static files) and `dev` (the benchmark's: the site's own `npm install` and dev server, any framework,
+`devserver.py`). In `dev` mode "built" means its install finished and its dev server printed a URL.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import logging
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from webgen.benchmark.appearance import AppearanceGrade, AppearanceJudge
+from webgen.benchmark.devserver import DevServer, StartError
 from webgen.benchmark.sites import SiteError, SiteSource, gate_problems, materialise
 from webgen.feedback.site.environment import SiteEnvironment
 from webgen.feedback.site.scaffold import link_node_modules
@@ -28,10 +36,19 @@ log = logging.getLogger(__name__)
 EVAL_SITE = {"full_page": False, "settle_ms": 400, "max_routes": 1}
 
 
+class StartOptions(BaseModel):
+    """How sites are started (`--start`, `--network`, the dev mode's timeouts)."""
+
+    start: Literal["build", "dev"] = "build"
+    network: Literal["loopback", "open"] = "loopback"
+    install_timeout_s: float = 300.0
+    start_timeout_s: float = 60.0
+
+
 @dataclass
 class Prepared:
     record: SiteRecord
-    server: StaticServer | None = None  # running while the site's cases are tested
+    server: Any = None  # StaticServer or DevServer (`url`, `stop()`), running while the site's cases are tested
     grade: AppearanceGrade | None = None  # None when the site was not judged
 
 
@@ -51,8 +68,10 @@ def prepare(
     *,
     instruction: str,
     judge: AppearanceJudge | None,
+    options: StartOptions | None = None,
 ) -> Prepared:
     """Lay out, gate, build and serve the site; with a `judge`, also render and grade its first viewport."""
+    options = options or StartOptions()
     base = SiteRecord(
         task_id=source.task_id,
         rollout=source.rollout,
@@ -65,26 +84,40 @@ def prepare(
     )
     if source.problem:
         return Prepared(base.model_copy(update={"error": source.problem}))
+    dev = options.start == "dev"
     try:
-        materialise(source, work, store)
+        materialise(source, work, store, any_framework=dev)
     except SiteError as exc:
         return Prepared(base.model_copy(update={"error": str(exc)}))
-    link_node_modules(work, env.scaffold.node_modules)
     gate = not gate_problems(work)
-    build = env.build(work)
-    if not build.ok:
-        first = next((d.render() for d in build.diagnostics), "the build failed")
-        return Prepared(base.model_copy(update={"gate": gate, "error": f"build failed: {first}"[:500]}))
-    server = StaticServer(work / "dist").start()
-    if not _answers(server.url):
-        server.stop()
-        error = "the built site does not answer at / (no index.html?)"
-        return Prepared(base.model_copy(update={"gate": gate, "built": True, "error": error}))
+    if dev:
+        try:
+            home = work.with_name(work.name + ".home")
+            server = DevServer(
+                work,
+                home,
+                network=options.network,
+                install_timeout_s=options.install_timeout_s,
+                start_timeout_s=options.start_timeout_s,
+            ).start()
+        except (StartError, OSError) as exc:
+            return Prepared(base.model_copy(update={"gate": gate, "error": f"start failed: {exc}"[:500]}))
+    else:
+        link_node_modules(work, env.scaffold.node_modules)
+        build = env.build(work)
+        if not build.ok:
+            first = next((d.render() for d in build.diagnostics), "the build failed")
+            return Prepared(base.model_copy(update={"gate": gate, "error": f"build failed: {first}"[:500]}))
+        server = StaticServer(work / "dist").start()
+        if not _answers(server.url):
+            server.stop()
+            error = "the built site does not answer at / (no index.html?)"
+            return Prepared(base.model_copy(update={"gate": gate, "built": True, "error": error}))
     record = base.model_copy(update={"gate": gate, "built": True, "served": True, "started": True})
     if judge is None:  # serving a site whose row is stored already, for its cases left to run
         return Prepared(record, server)
     try:
-        pages = env.renderer.visit(server.url, ["/"], discover=False)
+        pages = env.renderer.visit(server.url.rstrip("/"), ["/"], discover=False)
     except Exception as exc:  # noqa: BLE001 - a render that fails is the site's "not rendered", never a crash
         log.warning("render of %s failed: %s", source.task_id, exc)
         pages = []

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BENCH_TABLE3 = "WebGen-Bench paper v2, Table 3 (webgen-bench.md §4)"
 BENCH_TABLE4 = "WebGen-Bench paper v2, Table 4 (webgen-bench.md §4)"
+BENCH_TABLE5 = "WebGen-Bench paper v2, Table 5, manual annotation (webgen-bench.md §3.4)"
+BENCH_TABLE6 = "WebGen-Bench paper v2, Table 6, WebGen-LM-32B training-set ablation (webgen-bench.md §4)"
+#: the setup every published accuracy row was measured with (webgen-bench.md §3.3, §3.5, §3.6)
+PUBLISHED_GUI_MODEL = "Qwen2.5-VL-32B-Instruct"
+PUBLISHED_JUDGE_MODEL = "GPT-4o"
 AGENT_ABSTRACT = "WebGen-Agent, arXiv 2509.22644, abstract (webgen-bench.md §4)"
 R1_TABLE = "WebGen-R1, arXiv 2604.20398 (webgen-r1.md §4.2)"
 
@@ -33,6 +38,8 @@ class PublishedRow(BaseModel):
     vrr: float | None = None  # %
     aas: float | None = None  # 0-5
     categories: dict[str, float] = Field(default_factory=dict)  # accuracy % per primary category (Table 4)
+    gui_model: str | None = PUBLISHED_GUI_MODEL  # who ran the test cases (None: no functional numbers)
+    judge_model: str | None = PUBLISHED_JUDGE_MODEL  # who graded appearance / AAS
 
 
 def _bench(
@@ -137,7 +144,7 @@ PUBLISHED: tuple[PublishedRow, ...] = (
     # webgen-r1.md §4.2, "Headline numbers (WebGen-Bench, 101 tasks)": FSR %, AAS, VRR %. FSR is the
     # benchmark's accuracy. AAS cells printed only as "< 3.94" or as a relative gain are left out.
     PublishedRow(key="webgen-r1-7b", label="WebGen-R1 paper, WebGen-R1-7B", source=R1_TABLE, accuracy=29.21,
-                 aas=3.94, vrr=95.89),
+                 aas=3.94, vrr=95.89, judge_model="GPT-4o-2024-11-20"),
     PublishedRow(key="webgen-r1-qwen2.5-coder-7b", label="WebGen-R1 paper, Qwen2.5-Coder-7B-Instruct (base)",
                  source=R1_TABLE, accuracy=1.59, vrr=30.56),
     PublishedRow(key="webgen-r1-deepseek-r1", label="WebGen-R1 paper, DeepSeek-R1", source=R1_TABLE,
@@ -145,6 +152,25 @@ PUBLISHED: tuple[PublishedRow, ...] = (
     PublishedRow(key="webgen-r1-claude-3.7", label="WebGen-R1 paper, Claude-3.7-Sonnet", source=R1_TABLE,
                  accuracy=57.72, vrr=84.0),
     PublishedRow(key="webgen-r1-gpt-5", label="WebGen-R1 paper, GPT-5", source=R1_TABLE, vrr=90.43),
+    # webgen-bench.md §4, "Ablation (Table 6, 32B)": training samples -> Yes rate, Accuracy (Bolt.diy)
+    PublishedRow(key="bench-ablation-150", label="WebGen-Bench paper, WebGen-LM-32B on 150 samples",
+                 source=BENCH_TABLE6, yes=21.8, accuracy=25.1),
+    PublishedRow(key="bench-ablation-300", label="WebGen-Bench paper, WebGen-LM-32B on 300 samples",
+                 source=BENCH_TABLE6, yes=28.6, accuracy=31.9),
+    PublishedRow(key="bench-ablation-600", label="WebGen-Bench paper, WebGen-LM-32B on 600 samples",
+                 source=BENCH_TABLE6, yes=34.2, accuracy=38.2),
+    # webgen-bench.md §3.4, Table 5: the same Bolt.diy sites judged by people instead of the GUI agent
+    PublishedRow(key="bench-manual-claude-3.5", label="WebGen-Bench paper, Bolt.diy + Claude-3.5-Sonnet, by people",
+                 source=BENCH_TABLE5, accuracy=26.0, gui_model="human annotators"),
+    PublishedRow(key="bench-manual-deepseek-r1", label="WebGen-Bench paper, Bolt.diy + DeepSeek-R1, by people",
+                 source=BENCH_TABLE5, accuracy=30.1, gui_model="human annotators"),
+    PublishedRow(key="bench-manual-deepseek-v3", label="WebGen-Bench paper, Bolt.diy + DeepSeek-V3, by people",
+                 source=BENCH_TABLE5, accuracy=21.3, gui_model="human annotators"),
+)
+#: what the notes could not recover, said wherever rows are listed (never filled in by guesswork)
+NOT_AVAILABLE = (
+    "WebGen-Agent's per-model and ablation tables are not in the verified notes (webgen-agent.md §8: only its "
+    "abstract is indexed), so only its abstract's rows are given."
 )
 # fmt: on
 
@@ -159,6 +185,24 @@ DEFAULT_REFERENCES = (
     "webgen-r1-7b",
     "webgen-r1-qwen2.5-coder-7b",
 )
+
+
+def setup_warnings(config: dict, refs: list[PublishedRow]) -> list[str]:
+    """One line per model of a run that differs from the setup the published rows were measured with."""
+    lines = []
+    gui, judge = str(config.get("gui_model") or ""), str(config.get("judge_model") or "")
+    wanted_gui = {r.gui_model for r in refs if r.gui_model == PUBLISHED_GUI_MODEL}
+    if wanted_gui and PUBLISHED_GUI_MODEL.lower() not in gui.lower():
+        lines.append(
+            f"the GUI agent was {gui or 'not recorded'}, not {PUBLISHED_GUI_MODEL} as in the published rows: "
+            "accuracies are not directly comparable"
+        )
+    if any(r.judge_model for r in refs) and not judge.lower().startswith(PUBLISHED_JUDGE_MODEL.lower()):
+        lines.append(
+            f"the appearance judge was {judge or 'not recorded'}, not {PUBLISHED_JUDGE_MODEL} as in the published "
+            "rows: appearance and AAS are not directly comparable"
+        )
+    return lines
 
 
 def published(keys: tuple[str, ...] | list[str] | None = None) -> list[PublishedRow]:

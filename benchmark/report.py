@@ -16,6 +16,7 @@ from statistics import fmean, median
 from pydantic import ValidationError
 
 from webgen.benchmark import plots
+from webgen.benchmark.published import published, setup_warnings
 from webgen.benchmark.results import VERDICTS, CaseResult, EvalResults, Row, Summary, summarize
 
 MARKER = ".webgen-eval-report"
@@ -101,21 +102,18 @@ def load_results(folder: Path) -> EvalResults:
 def render_markdown(results: EvalResults, robust: Summary, substring: Summary, figures: list[str]) -> str:
     """The report's Markdown (pure)."""
     lines = [f"# WebGen-Bench evaluation: {cell(results.name)}", ""]
+    lines += _how(results)
     lines += _header(results, robust)
     lines += ["", "## Results", ""]
-    lines += table(
-        ["Scoring", "Yes", "Partial", "No", "Start failed", "Accuracy", "Appearance", "VRR", "AAS"],
-        [
-            ["ours (robust verdicts)", *_rates(robust.overall), *_site_cells(robust.overall)],
-            ["benchmark (substring)", *_rates(substring.overall), *_site_cells(substring.overall)],
-        ],
-    )
+    lines += headline(robust, substring)
     lines += [
         "",
-        f"Yes, Partial, No, Start failed and Accuracy are % of all {robust.overall.cases} test cases; "
-        "Accuracy = Yes + 0.5 x Partial, and a case without a verdict counts as start failed. Appearance "
-        f"(1-5) and AAS (0-5) are means over {robust.tasks} tasks with a failed site counted 0; VRR is the % of "
-        "sites that passed the static gate, build, serve and render.",
+        f"Yes, Partial, No, Start failed, Not run and Accuracy are % of all {robust.overall.cases} test cases; "
+        "Accuracy = Yes + 0.5 x Partial. The first row is the benchmark's own scoring (the substring test on the "
+        "agent's raw last message), the one every published number uses; ours reads the last verdict word of the "
+        "answer. Start failed: the site was tried and did not start. Not run: no verdict yet (the eval stopped); "
+        f"both count 0. Appearance (1-5) and AAS (0-5) are means over {robust.tasks} tasks with a failed site "
+        "counted 0; VRR is the % of sites that passed the static gate, build, serve and render.",
     ]
     if robust.rollouts > 1:
         lines += ["", f"Each task's numbers are averaged over its rollouts (up to {robust.rollouts} per task)."]
@@ -139,11 +137,62 @@ def render_markdown(results: EvalResults, robust: Summary, substring: Summary, f
     return "\n".join(lines) + "\n"
 
 
+def headline(robust: Summary, substring: Summary) -> list[str]:
+    """The paper's table, the benchmark's scoring first; marked incomplete while cases are not run."""
+    lines = []
+    if not robust.complete:
+        lines += [
+            f"**Incomplete**: {robust.overall.not_run * robust.overall.cases:g} of {robust.overall.cases} test "
+            "cases not run yet; re-run the same command to finish them. These numbers are not comparable yet.",
+            "",
+        ]
+    head = ["Scoring", "Yes", "Partial", "No", "Start failed", "Not run", "Accuracy", "Appearance", "VRR", "AAS"]
+    mark = "" if robust.complete else " (incomplete)"
+    return lines + table(
+        head,
+        [
+            [f"benchmark (substring){mark}", *_rates(substring.overall, not_run=True), *_site_cells(substring.overall)],
+            [f"ours (robust verdicts){mark}", *_rates(robust.overall, not_run=True), *_site_cells(robust.overall)],
+        ],
+    )
+
+
+def _how(results: EvalResults) -> list[str]:
+    """How the sites were started and tested, and where the models differ from the published setup."""
+    config = results.config
+    protocol = config.get("protocol") if isinstance(config.get("protocol"), dict) else {}
+    start = config.get("start", "build")
+    texts = "our wording" if protocol.get("source", "ours") == "ours" else f"from {protocol.get('source')}"
+    lines = [
+        f"Sites started with `--start {cell(str(start))}`, network `{cell(str(config.get('network', 'loopback')))}`; "
+        f"GUI-agent protocol {cell(str(protocol.get('name', 'webgen-bench')))} (prompt texts {cell(texts)}"
+        f"{_limits(protocol, config.get('case_timeout_s'))}).",
+        "",
+    ]
+    warnings = setup_warnings(config, published())
+    return lines + [line for w in warnings for line in (f"**Warning**: {w}.", "")]  # a paragraph each
+
+
+def _limits(protocol: dict, case_timeout: object) -> str:
+    """The protocol's limits in words ('' for a config that recorded none)."""
+    if not protocol:
+        return ""
+    width, height = (list(protocol.get("viewport") or []) + ["?", "?"])[:2]
+    settle = protocol.get("settle_s")
+    cap = f"{case_timeout:g} s per case" if isinstance(case_timeout, int | float) else "no per-case time cap"
+    return (
+        f"; at most {protocol.get('max_iter')} model turns, the last {protocol.get('max_attached_images')} "
+        f"screenshots kept, {width}x{height}, "
+        f"{f'{settle:g} s' if isinstance(settle, int | float) else 'no'} settle, dialogs "
+        f"{'dismissed' if protocol.get('dialogs') == 'dismiss' else 'accepted'}, {cap}"
+    )
+
+
 def _header(results: EvalResults, robust: Summary) -> list[str]:
     rollouts = f"up to {robust.rollouts} rollouts per task" if robust.rollouts > 1 else "1 rollout per task"
     unrecorded = ""
     if robust.unrecorded_cases > 0:
-        unrecorded = f"; {robust.unrecorded_cases:g} per rollout without a verdict, counted start failed"
+        unrecorded = f"; {robust.unrecorded_cases:g} per rollout not run"
     rows = [
         ["Source", f"{results.kind} {cell(results.source)}"],
         ["Mode", cell(results.mode or DASH)],
@@ -238,10 +287,11 @@ def _disagreements(results: EvalResults) -> list[str]:
     return lines
 
 
-def _rates(row: Row) -> list[str]:
+def _rates(row: Row, *, not_run: bool = False) -> list[str]:
     if row.cases == 0:  # no known test case in this category: no rates to give
-        return [DASH] * 5
-    return [pct(row.yes), pct(row.partial), pct(row.no), pct(row.start_failed), f"**{pct(row.accuracy)}**"]
+        return [DASH] * (6 if not_run else 5)
+    extra = [pct(row.not_run)] if not_run else []
+    return [pct(row.yes), pct(row.partial), pct(row.no), pct(row.start_failed), *extra, f"**{pct(row.accuracy)}**"]
 
 
 def _site_cells(row: Row) -> list[str]:

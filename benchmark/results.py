@@ -2,8 +2,10 @@
 paper's numbers (webgen-bench.md §3.4-§3.5) and WebGen-R1's (webgen-r1.md §4.1).
 
 Every rate is a fraction (0-1); the report prints them as percentages. The accuracy denominator is always
-`total_cases` (647 for the whole benchmark): a case with no recorded verdict counts as start-failed, like the
-benchmark's own scorer does for a site that left no transcript. With several rollouts per task, every task's
+`total_cases` (647 for the whole benchmark). A case with no recorded verdict was *not run* (the eval stopped
+or was cut short): it scores 0 like the benchmark's missing transcript, but it is counted apart from a start
+failure (START_FAILED is stored only for a site that was tried and did not start), and a summary with cases
+not run is incomplete. With several rollouts per task, every task's
 numbers are averaged over its rollouts first (each rollout is one evaluation of all its cases).
 """
 
@@ -20,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Verdict = Literal["YES", "PARTIAL", "NO", "START_FAILED"]
 Scoring = Literal["robust", "substring"]
 VERDICTS: tuple[Verdict, ...] = ("YES", "PARTIAL", "NO", "START_FAILED")
+NOT_RUN = "NOT_RUN"  # no verdict recorded: never a stored verdict, only a share of the summary
+_KEYS = (*VERDICTS, NOT_RUN)
 #: the paper's order of the primary categories (Table 4); other labels follow, sorted
 INSTRUCTION_CATEGORIES = ("Content Presentation", "User Interaction", "Data Management")
 CASE_CATEGORIES = ("Functional Testing", "Data Display Testing", "Design Validation Testing")
@@ -117,8 +121,9 @@ class Row(BaseModel):
     yes: float
     partial: float
     no: float
-    start_failed: float
+    start_failed: float  # tried, and the site did not start
     accuracy: float  # (YES + 0.5 * PARTIAL) / cases
+    not_run: float = 0.0  # no verdict recorded (the eval stopped before the case ran)
     appearance: float | None = None  # 0-5 mean over tasks, a failed site 0 (None for case categories)
     vrr: float | None = None  # share of sites that passed gate, build, serve and render
     aas: float | None = None  # 0-5 mean
@@ -156,13 +161,18 @@ class Summary(BaseModel):
     sites: int
     rollouts: int  # the most rollouts any task has
     recorded_cases: int  # CaseResults, all rollouts
-    unrecorded_cases: float  # cases per rollout with no verdict (counted as start-failed), averaged over rollouts
+    unrecorded_cases: float  # cases per rollout with no verdict (not run), averaged over rollouts
     disagreements: int  # cases whose robust and substring verdicts differ
     overall: Row
     by_instruction_category: list[Row]
     by_case_category: list[Row]
     costs: Costs
     best_steps: list[int] = Field(default_factory=list)  # sorted, one per site with a best step
+
+    @property
+    def complete(self) -> bool:
+        """Every case of the selected tasks has a verdict (else the headline is incomplete)."""
+        return self.unrecorded_cases <= 0
 
 
 def summarize(results: EvalResults, *, scoring: Scoring = "robust") -> Summary:
@@ -173,15 +183,15 @@ def summarize(results: EvalResults, *, scoring: Scoring = "robust") -> Summary:
 
     rollouts = _rollouts(results)
     # per known case (task, index): the fraction of its task's rollouts that gave each verdict
-    shares: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: dict.fromkeys(VERDICTS, 0.0))
+    shares: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: dict.fromkeys(_KEYS, 0.0))
     case_category: dict[tuple[str, int], str] = {}
     task_category = _task_categories(results)
     for case in sorted(results.cases, key=lambda c: (c.task_id, c.case_index, c.rollout)):
         key = (case.task_id, case.case_index)
         shares[key][pick(case)] += 1.0 / len(rollouts[case.task_id])
         case_category.setdefault(key, case.case_category)
-    for share in shares.values():  # a rollout with no verdict for a known case: start failed
-        share["START_FAILED"] += 1.0 - sum(share.values())
+    for share in shares.values():  # a rollout with no verdict for a known case: not run
+        share[NOT_RUN] += 1.0 - sum(share.values())
 
     tasks = results.total_tasks or len(results.task_ids)
     overall = _row("Overall", shares.values(), results.total_cases, _site_means(results, rollouts), tasks)
@@ -224,10 +234,10 @@ def _row(
 ) -> Row:
     shares = list(shares)
     denominator = cases if cases is not None else len(shares)
-    totals = {v: sum(s[v] for s in shares) for v in VERDICTS}
-    rate = {v: totals[v] / denominator if denominator else 0.0 for v in VERDICTS}
+    totals = {v: sum(s[v] for s in shares) for v in _KEYS}
+    rate = {v: totals[v] / denominator if denominator else 0.0 for v in _KEYS}
     recorded = sum(totals.values())
-    rate["START_FAILED"] += (denominator - recorded) / denominator if denominator else 0.0  # no verdict at all
+    rate[NOT_RUN] += (denominator - recorded) / denominator if denominator else 0.0  # no verdict at all
     appearance = vrr = aas = None
     n_tasks = 0
     if site_means is not None:
@@ -243,6 +253,7 @@ def _row(
         partial=rate["PARTIAL"],
         no=rate["NO"],
         start_failed=rate["START_FAILED"],
+        not_run=rate[NOT_RUN],
         accuracy=(totals["YES"] + 0.5 * totals["PARTIAL"]) / denominator if denominator else 0.0,
         appearance=appearance,
         vrr=vrr,

@@ -22,14 +22,14 @@ from pydantic import BaseModel
 
 from webgen.benchmark.appearance import AppearanceJudge
 from webgen.benchmark.cases import CaseSpec, cases_of, robust_verdict, substring_verdict
-from webgen.benchmark.prepare import EVAL_SITE, Prepared, prepare
+from webgen.benchmark.prepare import EVAL_SITE, Prepared, StartOptions, prepare
 from webgen.benchmark.results import CaseResult, EvalResults, SiteResult
 from webgen.benchmark.sites import SiteSource
 from webgen.benchmark.worker import CaseDone, CaseJob, CasePool
 from webgen.core.llm import OpenAIClient
 from webgen.core.settings import Settings
+from webgen.feedback.gui.protocol import GUIProtocol
 from webgen.feedback.gui.types import GUITestResult
-from webgen.feedback.gui.webvoyager import benchmark_task_text
 from webgen.feedback.site.environment import SiteEnvironment
 from webgen.storage import evals
 from webgen.storage.evals import CaseRecord, EvalInfo, SiteRecord
@@ -50,6 +50,9 @@ class EvalRequest(BaseModel):
     workers: int = 1
     rerun: bool = False
     stop_after: int = 3
+    protocol: GUIProtocol = GUIProtocol()  # the published WebGen-Bench settings, our wording unless loaded
+    case_timeout_s: float | None = None  # a wall-clock cap per test case (the benchmark has none)
+    start: StartOptions = StartOptions()  # --start build|dev, --network
 
 
 @dataclass
@@ -117,7 +120,7 @@ class Evaluation:
         cfg = self.settings.updated(site=EVAL_SITE)
         judge_client = OpenAIClient(cfg.judge, role="judge")
         judge = AppearanceJudge(judge_client, model=cfg.judge.model, cache=self.store)
-        pool = CasePool(cfg, self.request.workers, grace_s=60.0)
+        pool = CasePool(cfg, self.request.workers, grace_s=60.0, protocol=self.request.protocol)
         cfg.home.mkdir(parents=True, exist_ok=True)
         try:
             with tempfile.TemporaryDirectory(prefix="eval-", dir=cfg.home) as tmp, SiteEnvironment(cfg) as env:
@@ -152,7 +155,13 @@ class Evaluation:
         work = tmp / f"{source.task_id}-{source.rollout}"
         try:
             prepared = prepare(
-                env, self.store, source, work, instruction=task.instruction, judge=judge if stored is None else None
+                env,
+                self.store,
+                source,
+                work,
+                instruction=task.instruction,
+                judge=judge if stored is None else None,
+                options=self.request.start,
             )
         except Exception as exc:  # noqa: BLE001 - one site must not end the eval; the reason is kept with it
             log.exception("preparing site %s (rollout %d) failed", source.task_id, source.rollout)
@@ -169,6 +178,7 @@ class Evaluation:
             if not down:  # a site the judge could not grade is graded again by the next run
                 evals.put_site(self.store, info.id, record)
         self.stats.sites += 1
+        self.on_update(self.stats)
         if prepared.server is None:
             why = record.error or "the site did not start"
             for spec in pending:
@@ -180,18 +190,17 @@ class Evaluation:
             prepared.server.stop()
             return
         self._servers[(source.task_id, source.rollout)] = [prepared.server, len(pending)]
+        protocol = self.request.protocol
         for spec in pending:
-            text = benchmark_task_text(
-                spec.task, spec.expected_result, max_interactions=self.settings.agent.gui_max_steps
-            )
             job = CaseJob(
                 task_id=spec.task_id,
                 rollout=source.rollout,
                 case_index=spec.case_index,
                 url=prepared.server.url,
-                text=text,
-                max_steps=self.settings.agent.gui_max_steps,
-                timeout_s=self.settings.agent.gui_timeout_s,
+                text=protocol.task_text(spec.task, spec.expected_result),
+                expected_result=spec.expected_result,
+                max_steps=protocol.max_iter,
+                timeout_s=self.request.case_timeout_s,
             )
             pool.submit(job)
 
@@ -226,8 +235,6 @@ class Evaluation:
             self.on_update(self.stats)
             return
         self._gui_down = 0
-        last = result.steps[-1] if result.steps else None
-        last_message = f"Thought: {last.thought}\nAction: {last.action}" if last else ""
         if result.outcome == "ok" and result.verdict is not None:
             verdict, error = result.verdict, None
         else:
@@ -238,7 +245,7 @@ class Evaluation:
             spec,
             job.rollout,
             verdict,
-            substring_verdict(last_message),
+            substring_verdict(result.final_message),  # the benchmark's test, on the raw last reply
             outcome=result.outcome,
             error=error,
             answer=result.answer,
@@ -274,7 +281,10 @@ class Evaluation:
             "judge_model": cfg.judge.model,
             "judge_base_url": cfg.judge.base_url,
             "workers": request.workers,
-            "gui_max_steps": cfg.agent.gui_max_steps,
+            "protocol": request.protocol.describe(),
+            "case_timeout_s": request.case_timeout_s,
+            "start": request.start.start,
+            "network": request.start.network,
             "tasks_source": request.tasks[0].source if request.tasks else None,
             "task_ids": sorted(self.tasks),
             "rollouts": sorted({s.rollout for s in request.sites}),

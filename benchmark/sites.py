@@ -1,10 +1,12 @@
-"""What an eval evaluates: the sites of a collection (each task's best step) or a folder of sites by task id,
-and how one is laid out in a work folder ready to build.
+"""What an eval evaluates: the sites of a collection (each task's best step) or a folder of sites by task id
+(each a folder or a zip), and how one is laid out in a work folder ready to build.
 
-A site from a collection is its run's best step, restored from the stored snapshot. A site from a folder is
-copied file by file (regular files only: no symlinks, no `node_modules`, `dist` or `.git`, within size caps),
-so nothing in it can reach outside the work folder. Either way the scaffold's shared `node_modules` is linked
-in by the caller, and extra dependencies resolve through the npm cache when the site is built.
+A site from a collection is its run's best step, restored from the stored snapshot. A site from the folder is
+imported as `webgen render` and `webgen build --from` import a project (`feedback/site/project_import.py`:
+regular files only, no `node_modules`, `dist`, `.git` or lockfiles, a zip's paths checked, within size caps; a
+project that is not React + Vite, or has no package.json, is a site that failed to start, with the reason), so
+nothing in it can reach outside the work folder. Either way the scaffold's shared `node_modules` is linked in by
+the caller, and extra dependencies resolve through the npm cache when the site is built.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from webgen.feedback.evaluation.rewards import static_gate
-from webgen.feedback.site.safefs import iter_files, read_at
+from webgen.feedback.site.project_import import ImportLimits, ProjectImportError, import_project
 from webgen.storage import collections
 from webgen.storage.io import export_snapshot
 from webgen.storage.store import StoreError, TrajectoryStore
@@ -23,6 +25,8 @@ from webgen.storage.values import Task
 
 MAX_FILES = 5_000
 MAX_BYTES = 200 * 1024 * 1024
+#: an evaluated site is only built, never edited: the caps of one `--sites` entry
+LIMITS = ImportLimits(max_files=MAX_FILES, max_total_bytes=MAX_BYTES, max_file_bytes=MAX_BYTES)
 _SKIP_PARTS = {"node_modules", "dist", ".git"}
 _GATE_SUFFIXES = (".tsx", ".ts", ".jsx", ".js", ".css", ".json", ".html")
 
@@ -46,7 +50,7 @@ class SiteSource(BaseModel):
     steps: int | None = None
     tokens: int = 0  # what generating it cost: the run's tokens, and its steps (one coder call each)
     calls: int = 0
-    folder: Path | None = None
+    folder: Path | None = None  # a project folder or zip
     snapshot_id: str | None = None
     problem: str | None = None
 
@@ -54,27 +58,21 @@ class SiteSource(BaseModel):
 # --- finding the sites ----------------------------------------------------------------------------
 
 
-def _descend(folder: Path) -> Path:
-    """A folder holding a single subfolder and nothing else is the project's wrapper: use the subfolder."""
-    entries = [e for e in folder.iterdir() if not e.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        return entries[0]
-    return folder
-
-
 def folder_sources(root: Path, task_ids: list[str]) -> list[SiteSource]:
-    """One site per task id: `root/<task id>` (a missing folder is a site that failed to start)."""
+    """One site per task id: `root/<task id>` or `root/<task id>.zip` (neither: a site that failed to start)."""
     if not root.is_dir():
         raise EvalInputError(f"no sites folder {root}")
     found = []
     for task_id in task_ids:
-        folder = root / task_id
+        folder, archive = root / task_id, root / f"{task_id}.zip"
         if folder.is_dir() and not folder.is_symlink():
-            found.append(SiteSource(task_id=task_id, folder=_descend(folder)))
+            found.append(SiteSource(task_id=task_id, folder=folder))
+        elif archive.is_file() and not archive.is_symlink():
+            found.append(SiteSource(task_id=task_id, folder=archive))
         else:
-            found.append(SiteSource(task_id=task_id, problem=f"no folder {folder.name} in {root}"))
+            found.append(SiteSource(task_id=task_id, problem=f"no folder {folder.name} or {archive.name} in {root}"))
     if found and all(s.problem for s in found):
-        raise EvalInputError(f"no folder in {root} is named by a selected task id (such as {task_ids[0]})")
+        raise EvalInputError(f"no folder or zip in {root} is named by a selected task id (such as {task_ids[0]})")
     return found
 
 
@@ -132,8 +130,9 @@ def _from_run(store: TrajectoryStore, source: SiteSource, status: str, error: st
 # --- laying a site out ----------------------------------------------------------------------------
 
 
-def materialise(source: SiteSource, dest: Path, store: TrajectoryStore) -> None:
-    """Write the site's files into the empty folder `dest`; SiteError when it cannot."""
+def materialise(source: SiteSource, dest: Path, store: TrajectoryStore | None, *, any_framework: bool = False) -> None:
+    """Write the site's files into the empty folder `dest`; SiteError when it cannot. `any_framework`
+    (`--start dev`): a site of any framework, or plain HTML, is laid out too (`load_project(any_framework=True)`)."""
     dest.mkdir(parents=True, exist_ok=True)
     if source.snapshot_id is not None:
         try:
@@ -141,26 +140,18 @@ def materialise(source: SiteSource, dest: Path, store: TrajectoryStore) -> None:
         except (KeyError, ValueError, OSError) as exc:
             raise SiteError(f"the stored files of step {source.step} cannot be read: {exc}") from exc
     elif source.folder is not None:
-        _copy_tree(source.folder, dest)
+        _import(source.folder, dest, any_framework=any_framework)
     else:
         raise SiteError(source.problem or "nothing to evaluate")
 
 
-def _copy_tree(src: Path, dest: Path) -> None:
-    count = total = 0
+def _import(src: Path, dest: Path, *, any_framework: bool) -> None:
     try:
-        for rel, dir_fd, name, st in iter_files(src, lambda top: top in _SKIP_PARTS):
-            if _SKIP_PARTS & set(rel.split("/")):
-                continue
-            count, total = count + 1, total + st.st_size
-            if count > MAX_FILES or total > MAX_BYTES:
-                raise SiteError(f"{src} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MB")
-            _, data = read_at(dir_fd, name)
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        import_project(src, dest, limits=LIMITS, any_framework=any_framework)
+    except ProjectImportError as exc:
+        raise SiteError(str(exc)) from exc
     except OSError as exc:
-        raise SiteError(f"cannot read {src}: {exc.strerror or exc}") from exc
+        raise SiteError(f"cannot lay out {src.name}: {exc.strerror or exc}") from exc
 
 
 def gate_problems(site: Path) -> list[str]:

@@ -3,7 +3,7 @@ fresh context, 1024x768) against a site the coordinator serves on loopback.
 
 A worker is ``python -m webgen.benchmark.worker FD`` in a session of its own (a terminal's Ctrl-C reaches the
 coordinator only, and the worker's process group can be killed whole). It talks over a socket with pickled
-tuples. Coordinator -> worker: ``("settings", Settings)``, then ``("case", CaseJob)`` and ``("stop",)``.
+tuples. Coordinator -> worker: ``("settings", Settings, GUIProtocol)``, then ``("case", CaseJob)`` and ``("stop",)``.
 Worker -> coordinator: ``("ready",)``, ``("fatal", message)`` and ``("done", CaseDone)``.
 
 :class:`CasePool` is the coordinator's side: `submit` jobs, `poll` for what finished. A case that runs past
@@ -34,8 +34,9 @@ class CaseJob(BaseModel):
     case_index: int
     url: str
     text: str  # the benchmark's task text (task, expected result, how to test, credentials, verdict)
+    expected_result: str | None = None  # restated by the limit turn
     max_steps: int = 15
-    timeout_s: float = 300.0
+    timeout_s: float | None = None  # a wall-clock cap per case; None: none (the benchmark has none)
 
 
 class CaseDone(BaseModel):
@@ -58,7 +59,7 @@ def serve(conn: Connection) -> None:
     from webgen.core.env import apply_offline_env
 
     apply_offline_env()
-    kind, settings = conn.recv()
+    kind, settings, protocol = conn.recv()
     assert kind == "settings"
     try:
         from webgen.core.llm import OpenAIClient
@@ -68,8 +69,10 @@ def serve(conn: Connection) -> None:
         agent = WebVoyagerAgent(
             client,
             chromium_path=settings.chromium_path,
-            viewport=(settings.site.viewport_width, settings.site.viewport_height),
+            viewport=protocol.viewport,
+            max_attached_images=protocol.max_attached_images,
             waits=settings.agent.gui_waits,
+            protocol=protocol,
         )
     except Exception as exc:  # noqa: BLE001 - a worker that cannot start says why, once
         conn.send(("fatal", _first_line(exc)))
@@ -81,7 +84,9 @@ def serve(conn: Connection) -> None:
             return
         job: CaseJob = message[1]
         before = client.usage.total_tokens
-        result = agent.test(job.url, job.text, max_steps=job.max_steps, timeout_s=job.timeout_s)
+        result = agent.test(
+            job.url, job.text, max_steps=job.max_steps, timeout_s=job.timeout_s, expected_result=job.expected_result
+        )
         done = CaseDone(job=job, result=result.model_dump(mode="json"), tokens=client.usage.total_tokens - before)
         conn.send(("done", done))
 
@@ -118,7 +123,7 @@ def descendants(pid: int) -> set[int]:
 
 
 class _Worker:
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, protocol: Any) -> None:
         parent, child = socket.socketpair()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "webgen.benchmark.worker", str(child.fileno())],
@@ -127,7 +132,7 @@ class _Worker:
         )
         child.close()
         self.conn = Connection(parent.detach())
-        self.conn.send(("settings", settings))
+        self.conn.send(("settings", settings, protocol))
         self.ready = False
         self.start_by = time.monotonic() + START_TIMEOUT_S
         self.job: CaseJob | None = None
@@ -156,8 +161,11 @@ START_TIMEOUT_S = 120.0
 class CasePool:
     """Up to `workers` worker processes, started when there is work; `close()` kills what is left."""
 
-    def __init__(self, settings: Any, workers: int, *, grace_s: float = 60.0) -> None:
+    def __init__(self, settings: Any, workers: int, *, grace_s: float = 60.0, protocol: Any = None) -> None:
+        from webgen.feedback.gui.protocol import GUIProtocol
+
         self.settings, self.size, self.grace_s = settings, max(1, workers), grace_s
+        self.protocol = protocol or GUIProtocol()
         self.queue: deque[tuple[CaseJob, int]] = deque()
         self.workers: list[_Worker] = []
         self.fatal: str | None = None
@@ -174,7 +182,7 @@ class CasePool:
 
     def _top_up(self) -> None:
         while self.fatal is None and len(self.workers) < min(self.size, self.pending):
-            self.workers.append(_Worker(self.settings))
+            self.workers.append(_Worker(self.settings, self.protocol))
 
     def poll(self, timeout: float) -> list[CaseDone]:
         """Hand out queued cases and collect the finished ones, waiting at most `timeout` seconds."""
@@ -205,7 +213,7 @@ class CasePool:
                     worker.descendants = descendants(worker.proc.pid)
         for worker in list(self.workers):
             if worker.job is not None and now > worker.deadline:
-                limit = worker.job.timeout_s + self.grace_s
+                limit = (worker.job.timeout_s or 0.0) + self.grace_s
                 finished += self._lost(worker, f"the test did not finish within {limit:g}s (its worker was killed)")
             elif not worker.ready and now > worker.start_by:
                 finished += self._lost(worker, f"it was not ready within {START_TIMEOUT_S:g}s")
@@ -222,7 +230,9 @@ class CasePool:
                     self.queue.appendleft((job, attempt))
                     continue
                 worker.job, worker.attempts = job, attempt
-                worker.deadline = time.monotonic() + job.timeout_s + self.grace_s
+                # no cap: no deadline (each step of the agent is bounded; a worker that dies is seen at once)
+                cap = float("inf") if job.timeout_s is None else job.timeout_s
+                worker.deadline = time.monotonic() + cap + self.grace_s
 
     def _lost(self, worker: _Worker, reason: str) -> list[CaseDone]:
         """A worker died or was killed: its case is retried once on a new worker, else reported."""

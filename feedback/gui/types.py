@@ -19,6 +19,7 @@ class GUIStep(BaseModel):
     action: str = Field(description="the action as the agent wrote it, e.g. 'Click [3]' or a browser-use action dict")
     url: str = ""
     error: str | None = Field(default=None, description="why the action could not be executed, if it could not")
+    reply: str = Field(default="", description="the model's whole reply, as it came (WebVoyager agent)")
     screenshot: bytes | None = Field(default=None, exclude=True, repr=False)
 
 
@@ -28,6 +29,7 @@ class GUITestResult(BaseModel):
     outcome: GUIOutcome
     verdict: Verdict | None = None
     answer: str = Field(default="", description="the agent's final answer text")
+    final_message: str = Field(default="", description="the model's last reply, raw (the benchmark scores this)")
     grade: float | None = Field(default=None, description="1-5, from grading the transcript")
     suggestions: str = ""
     steps: list[GUIStep] = Field(default_factory=list)

@@ -10,6 +10,12 @@ actions; format and execution errors fed back to the model as the next observati
 Every test gets its own browser on a private event-loop thread, a fresh context and a hard overall timeout;
 requests to anything but loopback are aborted (both from ``feedback/browser.py``).  Prompt text lives in
 ``prompts/webvoyager_*.j2``.
+
+With a :class:`~webgen.feedback.gui.protocol.GUIProtocol` (``webgen eval``), the benchmark's own settings hold:
+its prompt texts, a settle pause after the page is opened, dialogs dismissed, the limit turn restating the
+expected result, no wall-clock cap unless one is given, and (``network="open"``) no request guard at all.
+Every reply is kept whole (``GUIStep.reply``; the last one is ``GUITestResult.final_message``), since the
+benchmark scores the raw last message.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,16 +33,25 @@ from typing import Any, Literal
 
 from webgen.core import templates
 from webgen.core.llm import BudgetExceeded, LLMClient, LLMError, image_part, text_part
-from webgen.feedback.browser import CHROMIUM, launch, loopback_guard, off_loop, run_detached
+from webgen.feedback.browser import CHROMIUM, chromium_args, launch, loopback_guard, off_loop, run_detached
+from webgen.feedback.gui.actions import Action, FormatError, parse_reply
+from webgen.feedback.gui.protocol import CREDENTIALS, GUIProtocol, benchmark_task_text
 from webgen.feedback.gui.types import GUIOutcome, GUIStep, GUITestResult, verdict_from_text
 
-__all__ = ["Action", "FormatError", "WebVoyagerAgent", "benchmark_task_text", "parse_reply", "score_answer"]
+__all__ = [
+    "CREDENTIALS",
+    "Action",
+    "FormatError",
+    "WebVoyagerAgent",
+    "benchmark_task_text",
+    "parse_reply",
+    "score_answer",
+]
 
 log = logging.getLogger(__name__)
 
 #: Seconds slept after each action, as the published agent does.
 DEFAULT_WAITS: dict[str, float] = {"click": 3.0, "type": 10.0, "scroll": 3.0, "wait": 5.0, "goback": 2.0}
-CREDENTIALS = {"username": "admin", "password": "admin123456", "email": "admin@example.com"}
 _ACTION_TIMEOUT_MS = 5_000
 _LOAD_TIMEOUT_MS = 15_000
 _OBSERVE_TIMEOUT_S = 30.0
@@ -62,65 +76,9 @@ def _say(macro: str, *args: Any) -> str:
     return str(getattr(_prompts()[1], macro)(*args)).strip()
 
 
-def benchmark_task_text(task: str, expected_result: str, *, max_interactions: int = 15) -> str:
-    """The WebGen-Bench task text of one test case (task, expected result, how to test, credentials, verdict)."""
-    creds = CREDENTIALS
-    return _say(
-        "benchmark_task", task, expected_result, max_interactions, creds["username"], creds["password"], creds["email"]
-    )
-
-
 def score_answer(verdict: str | None) -> float:
     """The benchmark's score of a verdict: YES 1, PARTIAL 0.5, anything else 0."""
     return {"YES": 1.0, "PARTIAL": 0.5}.get(verdict or "", 0.0)
-
-
-# --- replies --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Action:
-    """A parsed action: ``label`` None scrolls the window; ``text`` is typed, a direction or the answer."""
-
-    kind: Literal["click", "type", "scroll", "wait", "goback", "answer"]
-    label: int | None = None
-    text: str = ""
-    source: str = ""  # the action as the model wrote it
-
-
-class FormatError(ValueError):
-    """The reply does not hold a Thought and one well-formed Action."""
-
-
-_REPLY = re.compile(r"Thought\s*:\s*(?P<thought>.*?)\s*Action\s*:\s*(?P<action>.*)", re.S | re.I)
-_FORMS: dict[str, re.Pattern[str]] = {
-    "answer": re.compile(r"ANSWER\b\s*[;:]?\s*(?P<text>.*)", re.S | re.I),
-    "click": re.compile(r"Click\s*\[?\s*(?P<label>\d+)\s*\]?", re.I),
-    "type": re.compile(r"Type\s*\[?\s*(?P<label>\d+)\s*\]?\s*[;,]\s*(?P<text>.*)", re.I),
-    "scroll": re.compile(r"Scroll\s*\[?\s*(?P<label>\d+|WINDOW)\s*\]?\s*[;,]?\s*\[?\s*(?P<text>up|down)\b\s*\]?", re.I),
-    "wait": re.compile(r"Wait\b", re.I),
-    "goback": re.compile(r"Go\s*Back\b", re.I),
-}
-
-
-def _unbracket(text: str) -> str:
-    text = text.strip()
-    return text[1:-1].strip() if text.startswith("[") and text.endswith("]") else text
-
-
-def parse_reply(reply: str) -> tuple[str, Action]:
-    """``(thought, action)`` from a ``Thought: ... Action: ...`` reply; :class:`FormatError` otherwise."""
-    found = _REPLY.search(reply.replace("**", ""))
-    if found is None:
-        raise FormatError("Your reply must include both 'Thought:' and 'Action:'.")
-    action = found["action"].strip().strip("`").strip()
-    for kind, pattern in _FORMS.items():
-        if match := pattern.match(action):
-            label, text = match.groupdict().get("label"), _unbracket(match.groupdict().get("text") or "")
-            number = int(label) if label and label.isdigit() else None
-            return found["thought"].strip(), Action(kind, number, text, match[0].strip())  # type: ignore[arg-type]
-    first = action.splitlines()[0][:100] if action else ""
-    raise FormatError(f"The action {first!r} is not in one of the allowed forms.")
 
 
 # --- one test -------------------------------------------------------------------------------------
@@ -141,6 +99,7 @@ class _Episode:
     steps: list[GUIStep] = field(default_factory=list)
     calls: int = 0
     answer: str | None = None
+    final_message: str = ""
     outcome: GUIOutcome | None = None
     error: str | None = None
 
@@ -155,6 +114,7 @@ class _Episode:
             outcome=outcome,
             verdict=verdict,
             answer=self.answer or "",
+            final_message=self.final_message,
             steps=list(self.steps),
             error=self.error,
             seconds=seconds,
@@ -179,6 +139,7 @@ class WebVoyagerAgent:
         max_attached_images: int = 3,
         waits: dict[str, float] | None = None,
         max_tokens: int = 1000,
+        protocol: GUIProtocol | None = None,
     ) -> None:
         unknown = set(waits or {}) - set(DEFAULT_WAITS)
         if unknown:
@@ -189,31 +150,50 @@ class WebVoyagerAgent:
         self.max_attached_images = max_attached_images
         self.waits = {**DEFAULT_WAITS, **(waits or {})}
         self.max_tokens = max_tokens
+        self.protocol = protocol  # None: the agent loop's own use (no settle pause, dialogs accepted, loopback)
         self._js = (resources.files("webgen.feedback.gui") / "set_of_marks.js").read_text(encoding="utf-8")
 
-    def test(self, url: str, instruction: str, *, max_steps: int = 15, timeout_s: float = 300.0) -> GUITestResult:
-        """Let the model use the site at ``url`` to test ``instruction``; never raises for site or model failures."""
+    def test(
+        self,
+        url: str,
+        instruction: str,
+        *,
+        max_steps: int = 15,
+        timeout_s: float | None = 300.0,
+        expected_result: str | None = None,
+    ) -> GUITestResult:
+        """Let the model use the site at ``url`` to test ``instruction``; never raises for site or model failures.
+        `timeout_s` None: no wall-clock cap (each step is still bounded: the model call, the page, the actions).
+        With a protocol and `expected_result`, the limit turn restates it (the benchmark's limit prompt)."""
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
         started, episode = time.monotonic(), _Episode()
+        limit = (
+            self.protocol.limit_text(expected_result)
+            if self.protocol is not None and expected_result is not None
+            else _say("limit", instruction)
+        )
 
         def failed(exc: BaseException) -> None:  # a bug of ours must not escape as a site failure either
             log.error("WebVoyager test of %s failed", url, exc_info=exc)
             episode.end("browser_error", _first_line(exc))
 
-        run = functools.partial(self._run, episode, url, instruction, max_steps, timeout_s)
-        if not run_detached(run, name="webvoyager", wait_s=timeout_s + 2 * _CLOSE_TIMEOUT_S, on_error=failed):
+        run = functools.partial(self._run, episode, url, instruction, limit, max_steps, timeout_s)
+        wait_s = None if timeout_s is None else timeout_s + 2 * _CLOSE_TIMEOUT_S
+        if not run_detached(run, name="webvoyager", wait_s=wait_s, on_error=failed):  # type: ignore[arg-type]
             episode.end("timeout", f"the test did not finish within {timeout_s:g}s (browser did not close)")
         result = episode.result(time.monotonic() - started)
         log.info("WebVoyager %s: %s %s after %d call(s)", url, result.outcome, result.verdict, result.model_calls)
         return result
 
     # -- browser ---------------------------------------------------------------------------------
-    async def _run(self, ep: _Episode, url: str, instruction: str, max_steps: int, timeout_s: float) -> None:
+    async def _run(
+        self, ep: _Episode, url: str, instruction: str, limit: str, max_steps: int, timeout_s: float | None
+    ) -> None:
         scope = asyncio.timeout(timeout_s)
         try:
             async with scope:
-                await self._session(ep, url, instruction, max_steps)
+                await self._session(ep, url, instruction, limit, max_steps)
         except Exception as exc:  # the model's failures, else the browser's: launch, a crashed or hung page
             if isinstance(exc, TimeoutError) and scope.expired():
                 ep.end("timeout", f"the test did not finish within {timeout_s:g}s")
@@ -224,42 +204,49 @@ class WebVoyagerAgent:
                     _first_line(exc),
                 )
 
-    async def _session(self, ep: _Episode, url: str, instruction: str, max_steps: int) -> None:
+    async def _session(self, ep: _Episode, url: str, instruction: str, limit: str, max_steps: int) -> None:
         from playwright.async_api import async_playwright  # heavy import, only when a browser is needed
 
+        open_network = self.protocol is not None and self.protocol.network == "open"
+        args = [a for a in chromium_args() if not a.startswith("--host-resolver-rules")] if open_network else None
         async with async_playwright() as pw:
-            browser = await launch(pw, self.chromium_path)
+            browser = await launch(pw, self.chromium_path, args)
             try:
                 width, height = self.viewport
                 context = await browser.new_context(
                     viewport={"width": width, "height": height}, service_workers="block"
                 )
-                await context.route("**/*", loopback_guard)
-                await self._drive(await context.new_page(), ep, url, instruction, max_steps)
+                if not open_network:
+                    await context.route("**/*", loopback_guard)
+                await self._drive(await context.new_page(), ep, url, instruction, limit, max_steps)
             finally:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(browser.close(), _CLOSE_TIMEOUT_S)
 
     # -- the loop --------------------------------------------------------------------------------
-    async def _drive(self, page: Any, ep: _Episode, url: str, instruction: str, max_steps: int) -> None:
+    async def _drive(self, page: Any, ep: _Episode, url: str, instruction: str, limit: str, max_steps: int) -> None:
         notes: list[str] = []
+        dismiss = self.protocol is not None and self.protocol.dialogs == "dismiss"
 
         async def on_dialog(dialog: Any) -> None:
-            notes.append(f"The page showed a {dialog.type} dialog saying {dialog.message[:200]!r}; it was accepted.")
+            done = "dismissed" if dismiss else "accepted"
+            notes.append(f"The page showed a {dialog.type} dialog saying {dialog.message[:200]!r}; it was {done}.")
             with contextlib.suppress(Exception):
-                await dialog.accept()
+                await (dialog.dismiss() if dismiss else dialog.accept())
 
         page.on("dialog", on_dialog)
         try:
             await page.goto(url, wait_until="load", timeout=_LOAD_TIMEOUT_MS)
         except Exception as exc:  # the agent sees the error page, as a visitor would
             log.warning("WebVoyager: %s did not load: %s", url, _first_line(exc))
+        if self.protocol is not None and self.protocol.settle_s > 0:  # the published agent pauses before looking
+            await asyncio.sleep(self.protocol.settle_s)
         turns: list[_Turn] = []
         feedback, png = "", None
         for step in range(1, max_steps + 1):
             head = _say("task", instruction, url) + "\n" if step == 1 else ""
             if step == max_steps:
-                turns.append(_Turn("user", head + _say("limit", instruction)))
+                turns.append(_Turn("user", head + limit))
             elif feedback:
                 turns.append(_Turn("user", feedback))
             else:
@@ -272,13 +259,16 @@ class WebVoyagerAgent:
                 notes.clear()
             feedback = ""
             reply = await self._ask(ep, turns)
+            ep.final_message = reply
             turns.append(_Turn("assistant", reply))
-            record = GUIStep(index=step, action=reply.strip()[-200:], url=page.url, screenshot=png)
+            record = GUIStep(index=step, action=reply.strip()[-200:], url=page.url, screenshot=png, reply=reply)
             ep.steps.append(record)
             try:
                 record.thought, action = parse_reply(reply)
             except FormatError as exc:
                 record.error = feedback = _say("format_error", str(exc))
+                if step == max_steps:  # the limit turn's reply is the verdict, in whatever form it came
+                    ep.answer = reply.strip()
                 continue
             record.action = action.source
             log.info("WebVoyager step %d: %s", step, record.action)
@@ -297,7 +287,8 @@ class WebVoyagerAgent:
         """The context: older screenshots beyond ``max_attached_images`` are replaced by a note."""
         with_images = [i for i, turn in enumerate(turns) if turn.png is not None]
         keep = set(with_images[max(0, len(with_images) - self.max_attached_images) :])
-        messages: list[dict[str, Any]] = [{"role": "system", "content": _prompts()[0]}]
+        system = self.protocol.system() if self.protocol is not None else _prompts()[0]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
         for index, turn in enumerate(turns):
             if turn.png is None:
                 messages.append({"role": turn.role, "content": turn.text})

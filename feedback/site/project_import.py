@@ -229,9 +229,16 @@ def _read_package(plan: ProjectPlan, entry: Entry) -> bytes:
     return data
 
 
-def load_project(source: Path, *, limits: ImportLimits | None = None, exclude: Iterable[Path] = ()) -> ProjectPlan:
+def load_project(
+    source: Path, *, limits: ImportLimits | None = None, exclude: Iterable[Path] = (), any_framework: bool = False
+) -> ProjectPlan:
     """Read and check a project folder or zip (nothing is written); `exclude`: folders inside it to leave out
-    (an output folder under the project). Raises :class:`ProjectImportError`."""
+    (an output folder under the project). Raises :class:`ProjectImportError`.
+
+    `any_framework`: a site of any framework (Vue, Svelte, vanilla Vite), or plain static HTML with an index.html
+    and no package.json, as another generator's output is judged (`webgen eval --start dev`); every other check
+    is the same. The agent works on React projects only, so `build --from` and `render` never ask for it."""
+    markers = {("package.json",), ("index.html",)} if any_framework else {("package.json",)}
     limits = limits or ImportLimits()
     source = Path(source).expanduser()
     if not source.exists():
@@ -248,7 +255,7 @@ def load_project(source: Path, *, limits: ImportLimits | None = None, exclude: I
     else:
         raise ProjectImportError(f"{source} is not a folder or a file", "pass the project's folder or a .zip of it")
     root, top = source, None
-    if not any(parts == ("package.json",) for parts, _ in entries) and (top := unwrap(entries)) is not None:
+    if not any(parts in markers for parts, _ in entries) and (top := unwrap(entries)) is not None:
         skipped = [s.removeprefix(f"{top}/") for s in skipped]
         skipped += [
             skip_reason(parts) or f"{e.rel}: outside the project's folder {top}"
@@ -274,6 +281,13 @@ def load_project(source: Path, *, limits: ImportLimits | None = None, exclude: I
     )
     plan = ProjectPlan(project=project, limits=limits, _root=root, _entries=kept)
     package = next((e for e in kept if e.rel == "package.json"), None)
+    if any_framework:
+        if package is None and not any(e.rel == "index.html" for e in kept):
+            raise ProjectImportError(
+                f"{project.name} has neither a package.json nor an index.html at its top",
+                "pass the folder (or a zip of it) that holds the site",
+            )
+        return plan
     if package is None:
         raise ProjectImportError(
             f"{project.name} has no package.json at its top",
@@ -284,7 +298,12 @@ def load_project(source: Path, *, limits: ImportLimits | None = None, exclude: I
 
 
 def import_project(
-    source: Path, dest: Path, *, limits: ImportLimits | None = None, exclude: Iterable[Path] = ()
+    source: Path,
+    dest: Path,
+    *,
+    limits: ImportLimits | None = None,
+    exclude: Iterable[Path] = (),
+    any_framework: bool = False,
 ) -> ImportedProject:
-    """Check `source` (a folder or a zip) and copy its files into `dest` (new or empty)."""
-    return load_project(source, limits=limits, exclude=exclude).write(dest)
+    """Check `source` (a folder or a zip) and copy its files into `dest` (new or empty); see `load_project`."""
+    return load_project(source, limits=limits, exclude=exclude, any_framework=any_framework).write(dest)

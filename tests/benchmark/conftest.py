@@ -84,10 +84,12 @@ def appearance_rule(grade: int = 4) -> dict[str, Any]:
 
 
 class EvalCLI:
-    """`webgen eval ...` in a subprocess against a SQLite store in `tmp`, every model on `base_url`."""
+    """`webgen eval ...` in a subprocess against a SQLite store in `tmp`, every model on `base_url`; short waits
+    and a 0.1 s settle unless `settle` is changed (None: the published 5 s)."""
 
-    def __init__(self, tmp: Path, base_url: str, gui_url: str | None = None) -> None:
-        self.tmp, self.db = tmp, f"sqlite:///{tmp / 'eval.db'}"
+    def __init__(self, tmp: Path, base_url: str, gui_url: str | None = None, timeout_s: float = 240) -> None:
+        self.tmp, self.db, self.timeout_s = tmp, f"sqlite:///{tmp / 'eval.db'}", timeout_s
+        self.settle: str | None = "0.1"
         self.env = {
             **os.environ,
             "WEBGEN_DATABASE_URL": self.db,
@@ -105,8 +107,11 @@ class EvalCLI:
             }
 
     def __call__(self, *args: str, code: int = 0) -> str:
-        command = [sys.executable, "-m", "webgen", "eval", *args]
-        done = subprocess.run(command, env=self.env, cwd=self.tmp, capture_output=True, text=True, timeout=240)
+        settle = ["--settle", self.settle] if self.settle is not None else []
+        command = [sys.executable, "-m", "webgen", "eval", *args, *settle]
+        done = subprocess.run(
+            command, env=self.env, cwd=self.tmp, capture_output=True, text=True, timeout=self.timeout_s
+        )
         output = done.stdout + done.stderr
         assert "Traceback" not in output, output
         assert done.returncode == code, output

@@ -58,9 +58,35 @@ def test_same_names_are_told_apart_and_references_can_be_chosen(reports: Path) -
     assert "| Δ baseline #2 − baseline #1 | ours (robust) | +0.0 |" in text
     assert "Aider + DeepSeek-R1* | published | 23.3 | 8.7 | 44.5 | 23.5 | 27.7 | 2.7 |" in text
     assert "Claude-3.5-Sonnet" not in text
+    # the run's models are not the published setup's: said once per run, for the GUI agent and the judge
+    assert text.count("the GUI agent was not recorded, not Qwen2.5-VL-32B-Instruct as in the published rows") == 2
+    assert "the appearance judge was not recorded, not GPT-4o as in the published rows" in text
     assert len(published(["all"])) == len(PUBLISHED)
     with pytest.raises(ReportError, match="unknown published row 'gpt-6'"):
         compare_reports([first], references=["gpt-6"])
+
+
+def test_published_rows_have_sources_and_the_ablation_agrees_with_table_3(reports: Path) -> None:
+    rows = {r.key: r for r in PUBLISHED}
+    assert all(r.source and "(webgen-" in r.source for r in PUBLISHED)
+    assert (rows["bench-ablation-600"].yes, rows["bench-ablation-600"].accuracy) == (
+        rows["bolt-webgen-lm-32b"].yes,
+        rows["bolt-webgen-lm-32b"].accuracy,
+    )
+    assert [rows[f"bench-ablation-{n}"].accuracy for n in (150, 300, 600)] == [25.1, 31.9, 38.2]
+    assert rows["bench-manual-deepseek-r1"].gui_model == "human annotators"
+    text = compare_reports([reports[0]], references=["bench-ablation-150", "bench-manual-claude-3.5"])
+    assert "| *WebGen-Bench paper, WebGen-LM-32B on 150 samples* | published | 21.8 | – | – | – | 25.1 |" in text
+    assert "Table 6, WebGen-LM-32B training-set ablation" in text and "only its abstract's rows are given" in text
+    with pytest.raises(ReportError, match="unknown published row 'nope'"):
+        compare_reports([reports[0]], references=["nope"])
+
+
+def test_no_setup_warning_when_the_models_are_the_published_ones(tmp_path: Path) -> None:
+    same = crafted("same", config={"gui_model": "Qwen/Qwen2.5-VL-32B-Instruct", "judge_model": "gpt-4o-2024-11-20"})
+    write_report(same, tmp_path / "same")
+    assert "Warning" not in compare_reports([tmp_path / "same"])
+    assert "Warning" not in (tmp_path / "same" / "report.md").read_text()
 
 
 def test_bad_folders_fail_with_a_clear_error(reports: Path, tmp_path: Path) -> None:
@@ -78,7 +104,7 @@ def test_bad_folders_fail_with_a_clear_error(reports: Path, tmp_path: Path) -> N
     assert [p.name for p in (tmp_path / "site").iterdir()] == ["index.html"]
 
 
-@pytest.mark.parametrize("row", [r for r in PUBLISHED if r.yes is not None], ids=lambda r: r.key)
+@pytest.mark.parametrize("row", [r for r in PUBLISHED if r.partial is not None], ids=lambda r: r.key)
 def test_published_rows_agree_with_the_papers_formula(row) -> None:
     """A typo in the copied numbers shows: accuracy = yes + 0.5 x partial, and the four rates sum to 100."""
     assert row.accuracy == pytest.approx(row.yes + 0.5 * row.partial, abs=0.15)

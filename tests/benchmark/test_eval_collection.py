@@ -81,6 +81,11 @@ def test_collection_eval_stops_resumes_skips_and_reruns(tmp_path: Path) -> None:
             assert info is not None and evals.cases(store, info.id) == []  # endpoint failures are not verdicts
             judged = {s.task_id: s.appearance for s in evals.sites(store, info.id)}
         assert judged and set(judged.values()) == {4}
+        # an outage before any case ran: every case "not run", none "start failed", the headline incomplete
+        stopped_overall = report(out)["summaries"]["substring"]["overall"]
+        assert (stopped_overall["not_run"], stopped_overall["start_failed"]) == (1.0, 0.0)
+        assert "**Incomplete**: 9 of 9 test cases not run yet" in (out / "report.md").read_text()
+        assert "incomplete:" in stopped
 
         cli = EvalCLI(tmp_path, server.base_url)
         before = len(server.requests)

@@ -15,6 +15,7 @@ from tests.helpers import descendants
 from webgen.agent.fake_server import FakeLLMServer
 from webgen.benchmark.worker import CaseJob, CasePool
 from webgen.core.settings import ModelEndpoint, Settings
+from webgen.feedback.gui.protocol import GUIProtocol
 from webgen.feedback.site.server import StaticServer
 
 pytestmark = [pytest.mark.browser]
@@ -28,7 +29,7 @@ def test_a_killed_worker_is_replaced_and_its_case_retried(tmp_path: Path, settin
     with FakeLLMServer([{"model": "gui", "times": -1, "reply": reply}]) as server, StaticServer(tmp_path) as site:
         gui = ModelEndpoint(base_url=server.base_url, model="gui", max_retries=0)
         cfg = settings.updated(gui=gui, agent={"gui_waits": FAST_WAITS})
-        pool = CasePool(cfg, 1)
+        pool = CasePool(cfg, 1, protocol=GUIProtocol(settle_s=0.1))
         try:
             pool.submit(CaseJob(task_id="000010", rollout=0, case_index=0, url=site.url, text="Spin the wheel."))
             deadline = time.monotonic() + 120

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,15 +26,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.node]
 NOT_YES = "The spin button does nothing, so the answer is not YES. NO"
 
 
-def test_sites_folder_one_builds_one_does_not(tmp_path: Path) -> None:
+def wheel_rules() -> list[dict[str, Any]]:
+    """The scripted GUI agent's verdicts on the four cases of task 000010, and the judge's grade."""
     wheel = bench_tasks("000010")["000010"]["ui_instruct"]
-    rules = [
+    return [
         gui_rule(wheel[0]["task"], "YES"),
         gui_rule(wheel[1]["task"], "PARTIAL"),
         gui_rule(wheel[2]["task"], "NO"),
         gui_rule(wheel[3]["task"], NOT_YES),  # robust: NO; the benchmark's substring test: YES
         appearance_rule(4),
     ]
+
+
+def test_sites_folder_one_builds_one_does_not(tmp_path: Path) -> None:
+    rules = wheel_rules()
     sites = tmp_path / "sites"
     write_site(sites / "000010" / "project", site_files(app("Prize wheel")))  # a wrapper folder: descended into
     write_site(sites / "000002", site_files(BROKEN_APP))
@@ -64,3 +70,30 @@ def test_sites_folder_one_builds_one_does_not(tmp_path: Path) -> None:
     assert (broken["built"], broken["started"], broken["appearance"], broken["aas"]) == (False, False, 0, 0.0)
     assert "build failed" in broken["error"] and "App.tsx" in broken["error"]
     assert robust["appearance"] == pytest.approx(2.0) and robust["vrr"] == pytest.approx(0.5)
+
+
+def test_sites_may_be_folders_or_zips_imported_as_projects(tmp_path: Path) -> None:
+    """`--sites DIR` entries are laid out by the project import: a zip (unwrapped from its top folder), a wrapper
+    folder, and a project webgen cannot work on, which fails to start with the import's one-line reason."""
+    import json
+
+    from tests.projects import png, project_files, zip_of, zip_project
+    from webgen.benchmark.sites import SiteError, folder_sources, materialise
+
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    zip_project(sites / "000001.zip")
+    write_site(sites / "000002" / "project", site_files(app("Prize wheel")))
+    zip_of(sites / "000003.zip", {"package.json": json.dumps({"dependencies": {"vue": "^3"}})})
+    found = {s.task_id: s for s in folder_sources(sites, ["000001", "000002", "000003", "000004"])}
+    assert found["000004"].problem == f"no folder 000004 or 000004.zip in {sites}"
+    materialise(found["000001"], tmp_path / "w1", store=None)
+    assert (tmp_path / "w1" / "public" / "logo.png").read_bytes() == png()
+    assert sorted(p.relative_to(tmp_path / "w1").as_posix() for p in (tmp_path / "w1").rglob("*") if p.is_file()) == (
+        sorted(project_files())
+    )
+    materialise(found["000002"], tmp_path / "w2", store=None)
+    assert "Prize wheel" in (tmp_path / "w2" / "src" / "App.tsx").read_text()
+    with pytest.raises(SiteError, match="Vue project"):
+        materialise(found["000003"], tmp_path / "w3", store=None)
+    assert not any((tmp_path / "w3").iterdir())

@@ -26,10 +26,14 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_md_has_the_papers_columns_and_hand_computed_numbers(report: Path) -> None:
     text = (report / "report.md").read_text()
-    assert "| Scoring | Yes | Partial | No | Start failed | Accuracy | Appearance | VRR | AAS |" in text
+    head = "| Scoring | Yes | Partial | No | Start failed | Not run | Accuracy | Appearance | VRR | AAS |"
+    assert head in text
     # 3/7 YES, 1/7 PARTIAL, 2/7 NO, 1/7 start failed, accuracy 3.5/7, appearance (4+0)/2, VRR 1/2, AAS 3.5/2
-    assert "| ours (robust verdicts) | 42.9 | 14.3 | 28.6 | 14.3 | **50.0** | 2.00 | 50.0 | 1.75 |" in text
-    assert "| benchmark (substring) | 57.1 | 14.3 | 14.3 | 14.3 | **64.3** | 2.00 | 50.0 | 1.75 |" in text
+    ours = "| ours (robust verdicts) | 42.9 | 14.3 | 28.6 | 14.3 | 0.0 | **50.0** | 2.00 | 50.0 | 1.75 |"
+    benchmark = "| benchmark (substring) | 57.1 | 14.3 | 14.3 | 14.3 | 0.0 | **64.3** | 2.00 | 50.0 | 1.75 |"
+    assert benchmark in text and ours in text
+    assert text.index(benchmark) < text.index(ours)  # the benchmark's own scoring is the headline
+    assert "Incomplete" not in text
     assert "| User Interaction | 1 | 1 | 0.0 | 0.0 | 0.0 | 100.0 | **0.0** | 0.0 | 0.00 | 0.0 | 0.00 |" in text
     assert "| Data Management | 1 | 6 | 50.0 | 16.7 | 33.3 | 0.0 | **58.3** | 75.0 | 4.00 | 100.0 | 3.50 |" in text
     assert "| Functional Testing | 4 | 50.0 | 0.0 | 25.0 | 25.0 | **50.0** | 75.0 |" in text
@@ -120,4 +124,8 @@ def test_a_category_without_known_cases_shows_no_rates_and_rollouts_are_named() 
     assert "| Data Management | 1 | 0 | – | – | – | – | – | – | 4.00 | 100.0 | 3.50 |" in text
     assert "| Tasks | 2 (4 sites, up to 2 rollouts per task) |" in text
     assert "averaged over its rollouts (up to 2 per task)" in text
-    assert "| ours (robust verdicts) | 0.0 | 0.0 | 0.0 | 100.0 | **0.0** | 2.00 | 50.0 | 1.75 |" in text
+    # nothing ran: every case is "not run" (never "start failed") and the headline says it is incomplete
+    assert (
+        "| ours (robust verdicts) (incomplete) | 0.0 | 0.0 | 0.0 | 0.0 | 100.0 | **0.0** | 2.00 | 50.0 | 1.75 |" in text
+    )
+    assert "**Incomplete**: 9 of 9 test cases not run yet" in text

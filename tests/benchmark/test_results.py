@@ -156,12 +156,14 @@ def test_a_task_with_fewer_rollouts_is_averaged_over_its_own() -> None:
     assert summary.overall.accuracy == pytest.approx(((3.5 + 6) / 2 + 0) / 7)
 
 
-def test_cases_without_a_verdict_count_as_start_failed() -> None:
-    # two more cases in the selected tasks than recorded (e.g. a failed site whose cases were not written)
+def test_cases_without_a_verdict_are_not_run_not_start_failed() -> None:
+    # two more cases in the selected tasks than recorded (the eval stopped before they ran)
     summary = summarize(crafted(total_cases=9, total_tasks=3))
-    assert summary.overall.accuracy == pytest.approx(3.5 / 9)
-    assert summary.overall.start_failed == pytest.approx(3 / 9)
-    assert summary.unrecorded_cases == pytest.approx(2)
+    assert summary.overall.accuracy == pytest.approx(3.5 / 9)  # still over every case, as the benchmark divides
+    assert summary.overall.start_failed == pytest.approx(1 / 9)  # only the site that was tried and did not start
+    assert summary.overall.not_run == pytest.approx(2 / 9)
+    assert summary.unrecorded_cases == pytest.approx(2) and not summary.complete
+    assert summarize(crafted()).complete
     assert summary.overall.appearance == pytest.approx(4 / 3)  # the third task has no site: 0
     base = crafted()
     half = crafted(cases=base.cases + [case("000001", 0, FUNC, "YES", "YES", rollout=1)])  # rollout 1 has 1 case
@@ -184,7 +186,8 @@ def test_bad_results_are_refused_with_a_clear_error() -> None:
 
 def test_empty_results_summarize_to_zero() -> None:
     summary = summarize(crafted(cases=[], sites=[], total_cases=3, total_tasks=1))
-    assert (summary.overall.accuracy, summary.overall.start_failed, summary.overall.appearance) == (0.0, 1.0, 0.0)
+    overall = summary.overall
+    assert (overall.accuracy, overall.start_failed, overall.not_run, overall.appearance) == (0.0, 0.0, 1.0, 0.0)
     assert summary.by_instruction_category == [] and summary.costs.cases == 0
 
 

@@ -145,3 +145,33 @@ def test_caps_on_files_and_bytes_and_a_member_larger_than_its_header(tmp_path: P
     with pytest.raises(ProjectImportError, match="not an empty folder"):
         load_project(zip_project(tmp_path / "ok2.zip")).write(tmp_path)
     assert set(tree(tmp_path)) - set(before) == {"many.zip", "deep.zip", "liar.zip", "ok.zip", "ok2.zip", "empty-dest/"}
+
+
+def test_any_framework_takes_vue_and_plain_html_with_the_same_entry_checks(tmp_path: Path) -> None:
+    """For judging other generators' sites (`webgen eval --start dev`): no React check, an index.html suffices."""
+    vue = tmp_path / "vue-site"
+    (vue / "src").mkdir(parents=True)
+    (vue / "package.json").write_text(json.dumps({"name": "v", "dependencies": {"vue": "^3.4.0"}}))
+    (vue / "src" / "main.js").write_text("import { createApp } from 'vue';\n")
+    with pytest.raises(ProjectImportError, match="is a Vue project"):
+        load_project(vue)
+    assert import_project(vue, tmp_path / "a", any_framework=True).files == ["package.json", "src/main.js"]
+
+    archive = tmp_path / "static.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("static-main/index.html", "<h1>Plain page</h1>")
+        zf.writestr("static-main/style.css", "h1 { color: teal; }")
+    imported = import_project(archive, tmp_path / "b", any_framework=True)
+    assert imported.unwrapped == "static-main" and imported.files == ["index.html", "style.css"]
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("index.html", "<p>x</p>")
+        zf.writestr("../escape.txt", "x")
+    with pytest.raises(ProjectImportError):
+        load_project(evil, any_framework=True)
+    nothing = tmp_path / "nothing"
+    (nothing / "docs").mkdir(parents=True)
+    (nothing / "docs" / "notes.md").write_text("notes")
+    with pytest.raises(ProjectImportError, match="neither a package.json nor an index.html"):
+        load_project(nothing, any_framework=True)

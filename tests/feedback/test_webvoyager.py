@@ -18,6 +18,7 @@ from webgen.agent.fake_server import FakeLLMServer, RecordedRequest
 from webgen.core.llm import OpenAIClient, TokenBudget
 from webgen.core.settings import ModelEndpoint
 from webgen.feedback import browser as chromium
+from webgen.feedback.gui.protocol import GUIProtocol, ProtocolError, load_protocol_dir
 from webgen.feedback.gui.types import GUIAgent, GUITestResult
 from webgen.feedback.gui.webvoyager import (
     DEFAULT_WAITS,
@@ -141,9 +142,78 @@ def test_parse_reply_rejects(text: str) -> None:
 def test_benchmark_task_text_and_score() -> None:
     text = benchmark_task_text("Add a todo", "The todo shows in the list")
     assert text.startswith("Task: Add a todo\nExpected Result: The todo shows in the list\n")
-    for piece in ("15 times", '"admin"', '"admin123456"', '"admin@example.com"', "YES / NO / PARTIAL"):
+    for piece in ("15 times", '"admin"', '"admin123456"', '"admin@example.com"'):
         assert piece in text
+    # the three verdicts, each with its meaning (the benchmark's definitions, in our words)
+    assert "- YES: everything the expected result describes happened." in text
+    assert "- PARTIAL: some of the expected result happened, but not all of it." in text
+    assert "- NO: none of the expected result could be achieved." in text
+    assert '"admin"' not in benchmark_task_text("a", "b", credentials=False)
     assert [score_answer(v) for v in ("YES", "PARTIAL", "NO", None)] == [1.0, 0.5, 0.0, 0.0]
+
+
+def test_published_limits_are_the_protocol_defaults() -> None:
+    protocol = GUIProtocol()
+    assert (protocol.max_iter, protocol.max_attached_images, protocol.viewport) == (15, 3, (1024, 768))
+    assert (protocol.settle_s, protocol.dialogs, protocol.network, protocol.source) == (
+        5.0,
+        "dismiss",
+        "loopback",
+        "ours",
+    )
+    assert DEFAULT_WAITS == {"click": 3.0, "type": 10.0, "scroll": 3.0, "wait": 5.0, "goback": 2.0}
+    limit = protocol.limit_text("The list shows the todo")
+    assert "Expected Result: The list shows the todo" in limit and "- PARTIAL:" in limit
+
+
+def checkout(root: Path, *, task: str = "", limit: str = "") -> Path:
+    """A folder in the layout of the benchmark's repository, with placeholder prompt texts of our own."""
+    files = {
+        "webvoyager/prompts.py": 'SYSTEM_PROMPT = """PLACEHOLDER SYSTEM PROMPT"""\nSYSTEM_PROMPT_TEXT_ONLY = "x"\n',
+        "webvoyager/run.py": "import os\n\nui_limit_prompt_template = (\n"
+        + (limit or '    "PLACEHOLDER LIMIT. "\n    "Expected: {expected_result}"\n')
+        + ")\n\n\ndef main():\n    raise SystemExit('never run')\n",
+        "src/ui_test_webgen/ui_eval_with_answer.py": 'ui_prompt_template = """\n'
+        + (task or "PLACEHOLDER TASK {task} / EXPECTED {expected_result}")
+        + '\n"""\n',
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_protocol_dir_loads_the_prompt_texts_of_a_checkout(tmp_path: Path) -> None:
+    protocol = load_protocol_dir(checkout(tmp_path / "WebGen-Bench"))
+    assert protocol.system() == "PLACEHOLDER SYSTEM PROMPT"
+    assert protocol.task_text("Add {x}", "It shows") == "\nPLACEHOLDER TASK Add {x} / EXPECTED It shows\n"
+    assert protocol.limit_text("It shows") == "PLACEHOLDER LIMIT. Expected: It shows"
+    assert protocol.source.endswith("(src/ui_test_webgen/ui_eval_with_answer.py)") and protocol.max_iter == 15
+    assert "system_prompt" not in protocol.describe()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "is not a folder"),
+        ("no-run", "no .*webvoyager/run.py: --protocol-dir must be a checkout"),
+        ("field", r"uses \{who\}; only expected_result, task are filled in"),
+        ("fstring", "ui_limit_prompt_template is not a plain string constant"),
+    ],
+)
+def test_protocol_dir_errors_are_one_line(tmp_path: Path, change: str, message: str) -> None:
+    root = tmp_path / "checkout"
+    if change != "missing":
+        checkout(
+            root,
+            task="{who} {task}" if change == "field" else "",
+            limit='    f"{os.sep}"\n' if change == "fstring" else "",
+        )
+    if change == "no-run":
+        (root / "webvoyager" / "run.py").unlink()
+    with pytest.raises(ProtocolError, match=message) as caught:
+        load_protocol_dir(root)
+    assert "\n" not in str(caught.value)
 
 
 def test_unknown_waits_are_rejected() -> None:
@@ -215,6 +285,40 @@ def test_step_limit_asks_for_a_verdict(site: str) -> None:
     assert limit in texts(requests[3])[-1] and images(requests[3]) == 3
     assert (result.outcome, result.verdict) == ("ok", "PARTIAL")
     assert [s.error for s in result.steps] == [None] * 4
+
+
+CONFIRM = """<!doctype html><html><body>
+<button id="go" onclick="go.textContent = confirm('Delete everything?') ? 'confirmed' : 'cancelled'">Delete</button>
+</body></html>"""
+
+
+@browser
+def test_benchmark_protocol_prompts_dialogs_limit_turn_and_raw_final_message(tmp_path: Path) -> None:
+    """With the benchmark's protocol: its system prompt and task text, a settle pause, a dialog dismissed (as the
+    published Selenium harness leaves one), the limit turn restating the expected result, and the raw last reply
+    kept whole even when it is not in the action format."""
+    (tmp_path / "index.html").write_text(CONFIRM)
+    protocol = load_protocol_dir(checkout(tmp_path / "checkout")).model_copy(update={"settle_s": 0.3})
+    final = "Thought: the dialog was cancelled, so it is not a YES.\nVerdict: NO"
+    script = [
+        reply("press delete", "Click [0]", times=1),
+        reply("look again", "Wait", times=1),
+        {"model": "gui", "match": "PLACEHOLDER LIMIT", "reply": final},
+    ]
+    task = protocol.task_text("Delete everything", "Everything is gone")
+    with StaticServer(tmp_path) as server, FakeLLMServer(script) as fake, client_for(fake.base_url) as client:
+        agent = WebVoyagerAgent(client, waits=WAITS, protocol=protocol)
+        started = time.monotonic()
+        result = agent.test(server.url + "/", task, max_steps=3, timeout_s=None, expected_result="Everything is gone")
+        requests = fake.requests
+    assert time.monotonic() - started >= 0.3
+    assert [texts(r)[0] for r in requests] == ["PLACEHOLDER SYSTEM PROMPT"] * 3
+    assert "PLACEHOLDER TASK Delete everything / EXPECTED Everything is gone" in texts(requests[0])[1]
+    seen = texts(requests[1])[-1]
+    assert "dialog saying 'Delete everything?'; it was dismissed" in seen and '"cancelled"' in seen
+    assert texts(requests[2])[-1].endswith("PLACEHOLDER LIMIT. Expected: Everything is gone")
+    assert (result.outcome, result.final_message, result.answer) == ("ok", final, final)
+    assert result.verdict == "NO" and result.steps[-1].reply == final and result.steps[-1].error
 
 
 @browser
