@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from webgen.feedback.site import npm
 from webgen.feedback.site.environment import SiteEnvironment
 from webgen.feedback.site.project_import import import_project
 
@@ -43,3 +44,16 @@ def test_verdict_agrees_with_the_sites_own_toolchain(env: SiteEnvironment, tmp_p
         assert failed == [], obs.summary()
     else:
         assert failed, f"{entry['slug']} is broken ({entry.get('why')}) but got no error:\n{obs.summary()}"
+
+
+def test_a_second_shadcn_site_with_the_same_packages_builds_from_the_cache(env: SiteEnvironment, tmp_path: Path) -> None:
+    """~42 packages installed once for the set; the next site asking for the same set installs nothing."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    import_project(CORPUS / "lovable-saas-dashboard", first)
+    import_project(CORPUS / "lovable-saas-dashboard", second)
+    assert env.observe(first).build.ok
+    again = npm.resolve(second, env.scaffold, env.settings.home)
+    assert again.seconds == 0.0 and not again.failed and len(again.extras) >= 40
+    assert (second / "node_modules").resolve() == (first / "node_modules").resolve()
+    obs = env.observe(second)
+    assert obs.build.ok and not [c for c in obs.checks if not c.passed and c.severity == "error"], obs.summary()
