@@ -17,7 +17,10 @@ BENCH_TABLE6 = "WebGen-Bench paper v2, Table 6, WebGen-LM-32B training-set ablat
 #: the setup every published accuracy row was measured with (webgen-bench.md §3.3, §3.5, §3.6)
 PUBLISHED_GUI_MODEL = "Qwen2.5-VL-32B-Instruct"
 PUBLISHED_JUDGE_MODEL = "GPT-4o"
-AGENT_ABSTRACT = "WebGen-Agent, arXiv 2509.22644, abstract (webgen-bench.md §4)"
+AGENT_ABSTRACT = (
+    "WebGen-Agent paper, arXiv 2509.22644, abstract (webgen-bench.md §4; checked against the abstract on the "
+    "arXiv HTML page, v1, and its markdown mirror)"
+)
 R1_TABLE = "WebGen-R1, arXiv 2604.20398 (webgen-r1.md §4.2)"
 
 
@@ -170,7 +173,8 @@ PUBLISHED: tuple[PublishedRow, ...] = (
 #: what the notes could not recover, said wherever rows are listed (never filled in by guesswork)
 NOT_AVAILABLE = (
     "WebGen-Agent's per-model and ablation tables are not in the verified notes (webgen-agent.md §8: only its "
-    "abstract is indexed), so only its abstract's rows are given."
+    "abstract is indexed) and could not be read from the stored arXiv HTML page or its mirror either (only the "
+    "opening, through the abstract, came back), so only its abstract's rows are given."
 )
 # fmt: on
 

@@ -109,3 +109,21 @@ def test_published_rows_agree_with_the_papers_formula(row) -> None:
     """A typo in the copied numbers shows: accuracy = yes + 0.5 x partial, and the four rates sum to 100."""
     assert row.accuracy == pytest.approx(row.yes + 0.5 * row.partial, abs=0.15)
     assert row.yes + row.partial + row.no + row.start_failed == pytest.approx(100, abs=0.3)
+
+
+def test_webgen_agent_rows_hold_only_the_abstracts_numbers(reports: Path) -> None:
+    """Its tables were not recoverable (issue 21): the three rows carry the abstract's accuracy and appearance and
+    nothing else, and a comparison that shows them says why."""
+    keys = ["webgen-agent-claude-3.5", "webgen-agent-qwen2.5-coder-7b", "webgen-agent-step-grpo-7b"]
+    rows = published(keys)
+    assert [(r.accuracy, r.appearance) for r in rows] == [(51.9, 3.9), (38.9, 3.4), (45.4, 3.7)]
+    assert all("arXiv 2509.22644, abstract" in r.source for r in rows)
+    assert all(r.yes is r.partial is r.no is r.start_failed is r.vrr is r.aas is None for r in rows)
+    assert not any(r.categories for r in rows)
+    text = compare_reports([reports[0]], references=keys)
+    assert "| *WebGen-Agent paper, Claude-3.5-Sonnet* | published | – | – | – | – | 51.9 | 3.9 |" in text
+    assert (
+        "| *WebGen-Agent paper, Qwen2.5-Coder-7B-Instruct + Step-GRPO* | published | – | – | – | – | 45.4 | 3.7 |"
+        in text
+    )
+    assert "could not be read from the stored arXiv HTML page or its mirror" in text
