@@ -157,3 +157,11 @@ def test_response_truncated_mid_file(env: SiteEnvironment, tmp_path: Path) -> No
     assert not (result.site / "src" / "pages" / "About.tsx").exists()
     assert any("ended inside this file" in p for p in result.problems)
     assert result.observation.build.ok
+
+
+def test_a_config_nested_too_deep_to_read_is_ignored_not_fatal(env: SiteEnvironment, tmp_path: Path) -> None:
+    deep = "export default { theme: { extend: { colors: " + "[" * 20000 + "]" * 20000 + " } } };\n"
+    site = make_site(env, tmp_path, {"src/App.tsx": APP, "tailwind.config.js": deep})
+    obs = env.observe(site)
+    assert obs.build.ok, obs.summary()  # the build worker survived it
+    assert any("tailwind.config.js nests deeper than 200 levels; it is ignored" in n for n in obs.build.notes)

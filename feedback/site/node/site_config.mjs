@@ -34,9 +34,26 @@ function findFile(root, stem, extensions) {
   return null;
 }
 
+const MAX_NESTING = 200;
+
+// How deep brackets nest in `code` (strings and comments counted too: a cap, not a parser).
+function nesting(code) {
+  let depth = 0;
+  let most = 0;
+  for (const ch of code) {
+    if (ch === "(" || ch === "[" || ch === "{") most = Math.max(most, ++depth);
+    else if (ch === ")" || ch === "]" || ch === "}") depth = Math.max(0, depth - 1);
+  }
+  return most;
+}
+
 // The exported value of one config file, or null; problems go to `warnings`.
 function readExport(root, file, parseAst, modules, context, warnings) {
   const code = fs.readFileSync(file, "utf8");
+  if (nesting(code) > MAX_NESTING) {
+    warnings.push(`${path.basename(file)} nests deeper than ${MAX_NESTING} levels; it is ignored`);
+    return null;
+  }
   let ast;
   try {
     ast = parseAst(code, { lang: /\.m?ts$/.test(file) ? "ts" : "js" });
@@ -45,12 +62,18 @@ function readExport(root, file, parseAst, modules, context, warnings) {
     return null;
   }
   const evaluator = new Evaluator({ root, file, code, modules, context });
-  const node = evaluator.declare(ast.body);
-  if (!node) {
-    warnings.push(`${path.basename(file)} exports no configuration object; it is ignored`);
+  let value;
+  try {
+    const node = evaluator.declare(ast.body);
+    if (!node) {
+      warnings.push(`${path.basename(file)} exports no configuration object; it is ignored`);
+      return null;
+    }
+    value = evaluator.configValue(node);
+  } catch (err) { // a config too deep to read (the evaluator recurses): ignored, never fatal to the build
+    warnings.push(`${path.basename(file)} could not be read (${String(err?.message ?? err).slice(0, 120)}); it is ignored`);
     return null;
   }
-  const value = evaluator.configValue(node);
   for (const place of evaluator.dynamic.slice(0, 8)) warnings.push(`${place}: computed when run, so ignored (configs are read as data)`);
   return value === DYNAMIC || value === null || typeof value !== "object" ? null : value;
 }
