@@ -17,7 +17,15 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["EPS", "FEEDBACK", "group_advantages", "group_stats", "token_advantages"]
+__all__ = [
+    "EPS",
+    "FEEDBACK",
+    "gigpo_advantages",
+    "group_advantages",
+    "group_stats",
+    "state_group_sizes",
+    "token_advantages",
+]
 
 EPS = 1e-6
 FEEDBACK = -1
@@ -79,3 +87,86 @@ def token_advantages(
             raise ValueError(f"sample {row} names a step it has no advantage for")
         out[row, : len(ids)] = table[index]
     return out
+
+
+# --- GiGPO (verl-agent's group-in-group idea, written here): episode term + step term over shared states ----
+
+
+def _returns(rewards: Sequence[float | None], gamma: float) -> list[float]:
+    """Discounted return from each step on (unscorable steps count 0)."""
+    out, running = [0.0] * len(rewards), 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = (float(rewards[t]) if _finite(rewards[t]) else 0.0) + gamma * running  # type: ignore[arg-type]
+        out[t] = running
+    return out
+
+
+def _z(values: Sequence[float], value: float, eps: float) -> float:
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return (value - mean) / (std + eps)
+
+
+def gigpo_advantages(
+    step_rewards: Sequence[Sequence[float | None]],
+    state_keys: Sequence[Sequence[str]],
+    group_size: int,
+    *,
+    step_weight: float = 1.0,
+    gamma: float = 0.95,
+    eps: float = EPS,
+) -> list[list[float]]:
+    """GiGPO-style advantages: ``A = A_episode + step_weight * A_step`` per step.
+
+    * episode: each rollout's total reward, z-scored over the group's rollouts (unbiased std), on all its steps;
+    * step: within a group, steps that start from the same state (``state_keys``: same files, same last
+      feedback) form a state group; a step's discounted return from there on, z-scored over its state group
+      (0 for a state group of one).
+
+    Unscorable steps (None/NaN) get 0; a rollout with no score at all takes no part in the episode term."""
+    if group_size < 1 or len(step_rewards) % group_size:
+        raise ValueError(f"{len(step_rewards)} samples do not split into groups of {group_size}")
+    out: list[list[float]] = []
+    for start in range(0, len(step_rewards), group_size):
+        rewards = step_rewards[start : start + group_size]
+        keys = state_keys[start : start + group_size]
+        totals = [
+            sum(float(r) for r in sample if _finite(r)) if any(_finite(r) for r in sample) else None
+            for sample in rewards
+        ]  # type: ignore[arg-type]
+        scored_totals = [t for t in totals if t is not None]
+        returns = [_returns(sample, gamma) for sample in rewards]
+        by_state: dict[str, list[float]] = {}
+        for sample_r, sample_k, sample_g in zip(rewards, keys, returns, strict=True):
+            for r, k, g in zip(sample_r, sample_k, sample_g, strict=True):
+                if _finite(r):
+                    by_state.setdefault(k, []).append(g)
+        for sample_r, sample_k, sample_g, total in zip(rewards, keys, returns, totals, strict=True):
+            episode = _z(scored_totals, total, eps) if total is not None else 0.0
+            out.append(
+                [
+                    episode + step_weight * _z(by_state[k], g, eps) if _finite(r) else 0.0
+                    for r, k, g in zip(sample_r, sample_k, sample_g, strict=True)
+                ]
+            )
+    return out
+
+
+def state_group_sizes(
+    step_rewards: Sequence[Sequence[float | None]], state_keys: Sequence[Sequence[str]], group_size: int
+) -> dict[int, int]:
+    """How many state groups of each size the scored steps form (per group of rollouts): {size: count}."""
+    sizes: dict[int, int] = {}
+    for start in range(0, len(step_rewards), group_size):
+        counts: dict[str, int] = {}
+        for sample_r, sample_k in zip(
+            step_rewards[start : start + group_size], state_keys[start : start + group_size], strict=True
+        ):
+            for r, k in zip(sample_r, sample_k, strict=True):
+                if _finite(r):
+                    counts[k] = counts.get(k, 0) + 1
+        for n in counts.values():
+            sizes[n] = sizes.get(n, 0) + 1
+    return dict(sorted(sizes.items()))

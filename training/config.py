@@ -32,6 +32,7 @@ __all__ = [
     "SFTTrainConfig",
     "StateGRPOConfig",
     "WebgenFields",
+    "check_importance_sampling",
     "load_config",
     "parse_overrides",
     "resolved",
@@ -40,6 +41,7 @@ __all__ = [
     "set_torch_threads",
     "settings_for",
     "torch_threads",
+    "truncated_sampling",
 ]
 
 CONFIG_FILE = "webgen_config.yaml"
@@ -85,6 +87,9 @@ class SFTTrainConfig(WebgenFields, SFTConfig):
     min_score: float = field(default=3.0, metadata={"help": "the best step's screenshot or GUI score at least this"})
     status: str | None = field(default="finished", metadata={"help": "only runs with this status (None: any)"})
     max_examples: int | None = None
+    include_training_runs: bool = field(
+        default=False, metadata={"help": "also runs the trainers wrote (scored GRPO completions, rollouts)"}
+    )
     assistant_only_loss: bool = True
     max_length: int | None = 32768
     learning_rate: float = 4e-5
@@ -125,6 +130,7 @@ class GRPOTrainConfig(_PoolFields, WebgenFields, GRPOConfig):
     gradient_accumulation_steps: int = 8
     max_completion_length: int | None = 8192
     temperature: float = 1.0
+    vllm_importance_sampling_mode: str = "token_truncate"
 
 
 @dataclass
@@ -158,6 +164,7 @@ class StateGRPOConfig(_PoolFields, WebgenFields, GRPOConfig):
     top_p: float = 0.95
     max_completion_length: int | None = 9000
     save_total_limit: int | None = 2
+    vllm_importance_sampling_mode: str = "token_truncate"
 
 
 # --- loading ------------------------------------------------------------------------------------------
@@ -215,9 +222,37 @@ def load_config(cls: type[C], yaml_path: Path | str | None = None, overrides: di
         values.setdefault("dataloader_pin_memory", False)
     values.setdefault("output_dir", "webgen-out/train")
     try:
-        return cls(**values)
+        config = cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{cls.__name__}: {str(exc).splitlines()[0]}") from None
+    check_importance_sampling(config)
+    return config
+
+
+def truncated_sampling(config: Any) -> bool:
+    """Whether the sampler draws from a truncated distribution (top-p < 1, top-k, min-p): vLLM's log-probs are then
+    renormalised over the kept tokens, and the trainer's (full softmax) are not."""
+    top_p, top_k, min_p = getattr(config, "top_p", 1.0), getattr(config, "top_k", 0), getattr(config, "min_p", None)
+    return (top_p is not None and top_p < 1.0) or bool(top_k and top_k > 0) or bool(min_p)
+
+
+def check_importance_sampling(config: Any) -> None:
+    """Refuse a vLLM run whose importance-sampling correction would silently scale the loss towards 0.
+
+    With truncated sampling every sampled token's vLLM log-prob exceeds the trainer's by -log Z_t (Z_t, the mass
+    kept at step t), so a *sequence*-level ratio is prod Z_t: about 0.95^n over n tokens, 0 for the completions
+    of thousands of tokens these trainers make. TRL's per-token truncated IS (``token_truncate``, the default
+    here) keeps each token's ratio at Z_t, which is the correct weight for sampling from the truncated policy.
+    """
+    if not getattr(config, "use_vllm", False) or not getattr(config, "vllm_importance_sampling_correction", False):
+        return
+    mode = getattr(config, "vllm_importance_sampling_mode", "")
+    if str(mode).startswith("sequence") and truncated_sampling(config):
+        raise ConfigError(
+            f"vllm_importance_sampling_mode={mode} with top_p/top_k/min_p sampling: the sequence-level ratio of "
+            "vLLM's renormalised log-probs vanishes over long completions and the loss with it; use "
+            "token_truncate (the default), or top_p=1.0 and top_k=0"
+        )
 
 
 def _undo_yaml_booleans(cls: type, values: dict[str, Any]) -> None:

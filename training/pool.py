@@ -47,6 +47,9 @@ class EnvJob(BaseModel):
     reply: str = Field(description="the policy's raw reply for this step (untrusted)")
     history: list[str] = Field(default_factory=list, description="earlier replies of this rollout (repetition)")
     gui: bool = Field(default=True, description="run the GUI test when the reply asks for one")
+    gate: bool = Field(
+        default=False, description="single-shot: check WebGen-R1's static gate first; a failed gate builds nothing"
+    )
     step: int = 0
 
 

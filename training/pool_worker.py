@@ -126,7 +126,8 @@ class Evaluator:
             kind = "invalid"
         instruction = job["instruction"]
         evaluation = StepEvaluation()
-        if kind == "edit":
+        problems = self._gate(parsed) if job.get("gate") else []
+        if kind == "edit" and not problems:  # a failed gate costs no build, render or judge call
             evaluation = self.evaluator.evaluate(workspace, parsed.files, instruction=instruction, out_dir=shots)
             if not evaluation.usable:
                 kind = "invalid"
@@ -167,15 +168,20 @@ class Evaluator:
             self._test_instructions[instruction] = self.evaluator.test_instruction(instruction)
         return self._test_instructions[instruction]
 
-    def _cascaded(self, parsed: ParsedResponse, reply: str, evaluation: StepEvaluation) -> Any:
-        applied = evaluation.applied
-        unsafe = [r.path for r in applied.rejected if "scaffold" not in r.reason] if applied else []
-        problems = static_gate(
+    @staticmethod
+    def _gate(parsed: ParsedResponse, unsafe: list[str] | None = None) -> list[str]:
+        """WebGen-R1's static gate: the problems that make a reply unusable before anything runs."""
+        return static_gate(
             parsed.final_files(),
             has_artifact=parsed.dialect in ("bolt", "web"),
             truncated=parsed.truncated,
-            unsafe=unsafe,
+            unsafe=unsafe or [],
         )
+
+    def _cascaded(self, parsed: ParsedResponse, reply: str, evaluation: StepEvaluation) -> Any:
+        applied = evaluation.applied
+        unsafe = [r.path for r in applied.rejected if "scaffold" not in r.reason] if applied else []
+        problems = self._gate(parsed, unsafe)
         if parsed.repetitive:
             problems.append("degenerate repetition: the reply loops on the same text")
         cot_ok = has_exact_think_answer_format(reply)

@@ -4,7 +4,9 @@ stored as a run of one step, and its reward returned (None when it could not be 
 * ``cascaded`` (single-shot GRPO): the completion writes a whole site into the fresh scaffold; the reward is
   WebGen-R1's cascaded reward ``ψ_static | ψ_build | s_vis + γ·s_func + λ·s_cot`` (γ, λ, ψ from the settings).
 * ``step`` (Step-GRPO, state grouping): the completion is applied to a stored step's snapshot; the reward is the
-  step reward (screenshot grade, or the GUI grade of a GUI request; -1 for a bad format or a repetition).
+  step reward: an edit's screenshot grade, a GUI request's GUI grade (the test runs on the stored site), a
+  finish's the stored state's own screenshot grade (``state_score``: what the site it stops on is worth); -1 for
+  a bad format or a repetition.
 
 Per batch it logs (TRL ``log_metric``) the valid-render rate, the share of each cascade stage, the mean judge
 score, the evaluations that failed and their seconds; and per completion (``log_extra``) the stage and reward.
@@ -72,6 +74,7 @@ class PoolReward:
         instruction: list[str],
         task_id: list[int],
         snapshot_id: list[str | None] | None = None,
+        state_score: list[float | None] | None = None,
         trainer_state: Any = None,
         log_metric: Any = None,
         log_extra: Any = None,
@@ -81,13 +84,14 @@ class PoolReward:
         texts = [completion_text(c) for c in completions]
         snapshots = snapshot_id if self.kind == "step" and snapshot_id else [None] * len(texts)
         jobs = [
-            EnvJob(instruction=task, snapshot_id=snap, reply=text, gui=self.gui)
+            EnvJob(instruction=task, snapshot_id=snap, reply=text, gui=self.gui, gate=self.kind == "cascaded")
             for task, snap, text in zip(instruction, snapshots, texts, strict=True)
         ]
         started = time.monotonic()
         results = self.pool.map(jobs)
         seconds = time.monotonic() - started
-        rewards = [self._reward(result) for result in results]
+        scores = state_score if state_score is not None else [None] * len(results)
+        rewards = [self._reward(result, score) for result, score in zip(results, scores, strict=True)]
         step = int(getattr(trainer_state, "global_step", 0) or 0)
         for i, result in enumerate(results):
             try:
@@ -95,14 +99,20 @@ class PoolReward:
             except Exception:  # noqa: BLE001 - a store hiccup must not lose the training step; it is logged
                 logger.exception("could not store completion %d of step %d", i, step)
         self._log(results, rewards, seconds, log_metric, log_extra)
+        if self.kind == "step":
+            self._log_state_groups(prompts, snapshots, rewards, log_metric)
         return rewards
 
     # -- scoring -------------------------------------------------------------------------------------
-    def _reward(self, result: EnvResult) -> float | None:
+    def _reward(self, result: EnvResult, state_score: float | None = None) -> float | None:
         if result.error is not None:
             return None  # the environment failed, not the policy: no reward
         if self.kind == "cascaded":
             return (result.cascaded or {}).get("reward")
+        if result.good_format and result.kind == "gui_request":
+            return result.gui_grade  # None when no test ran (gui off, or the GUI agent failed)
+        if result.good_format and result.kind == "finish":
+            return state_score
         return result.reward
 
     def _stage(self, result: EnvResult) -> str:
@@ -160,6 +170,22 @@ class PoolReward:
         self.runs_stored += 1
 
     # -- logging -------------------------------------------------------------------------------------
+    @staticmethod
+    def _log_state_groups(prompts: list[Any], snapshots: list[str | None], rewards: list[float | None], log: Any):
+        """The histogram of state-group sizes: scored completions of the same stored state (prompt + snapshot)."""
+        counts: Counter[str] = Counter()
+        for prompt, snapshot, reward in zip(prompts, snapshots, rewards, strict=True):
+            if reward is not None and not math.isnan(reward):
+                counts[f"{snapshot}|{prompt!r}"] += 1
+        sizes = Counter(counts.values())
+        steps = sum(counts.values())
+        logger.info("state-group sizes {size: groups}: %s", dict(sorted(sizes.items())))
+        if log is None:
+            return
+        for n, count in sizes.items():
+            log(f"state_groups/size_{n}", float(count))
+        log("state_groups/shared_step_rate", sum(n * c for n, c in sizes.items() if n > 1) / steps if steps else 0.0)
+
     def _log(
         self, results: list[EnvResult], rewards: list[float | None], seconds: float, log_metric: Any, log_extra: Any
     ) -> None:
@@ -167,8 +193,9 @@ class PoolReward:
         counts = Counter(stages)
         n = max(1, len(results))
         scores = [r.screenshot_score for r in results if r.screenshot_score is not None]
+        valid = sum(1 for r, stage in zip(results, stages, strict=True) if _valid(r, stage))
         metrics = {
-            "webgen/valid_render_rate": sum(1 for r in results if _rendered(r)) / n,
+            "webgen/valid_render_rate": valid / n,
             "webgen/eval_errors": counts.get("error", 0) / n,
             "webgen/eval_seconds": seconds,
             "webgen/unscored": sum(1 for x in rewards if x is None or math.isnan(x)) / n,
@@ -189,6 +216,11 @@ class PoolReward:
         if log_extra is not None:
             log_extra("webgen_stage", stages)
         logger.info("rewards %s, stages %s, %.1fs", rewards, dict(counts), seconds)
+
+
+def _valid(result: EnvResult, stage: str) -> bool:
+    """Rendered, and (single-shot) past the static gate: a gate-failed page is not a valid render."""
+    return stage != "static" and _rendered(result)
 
 
 def _rendered(result: EnvResult) -> bool:

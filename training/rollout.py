@@ -22,6 +22,8 @@ rollout's steps are stored as a run of its own.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +32,9 @@ from webgen.agent.repetition import is_repetitive
 from webgen.feedback.evaluation.assess import RewardStep, step_rewards
 from webgen.training.advantage import FEEDBACK
 from webgen.training.pool import EnvJob, EnvResult, EvaluatorPool
-from webgen.training.turns import TurnGenerator, generator_for
+from webgen.training.turns import TurnGenerator, any_rank, generation_session, generator_for, idle_turn
 
-__all__ = ["Trajectory", "TrajectoryRollout", "credited_turns", "feedback_ids", "trajectory_rewards"]
+__all__ = ["Trajectory", "TrajectoryRollout", "credited_turns", "feedback_ids", "state_keys", "trajectory_rewards"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Trajectory:
     replies: list[str] = field(default_factory=list)
     results: list[EnvResult] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    initial_files: dict[str, str] = field(default_factory=dict)
     done: bool = False
     dropped: bool = False
     had_logprobs: bool = True
@@ -66,20 +69,39 @@ class Trajectory:
         self.logprobs += logprobs
 
 
+_SENTINEL = "webgen-assistant-turn-7f3a"
+
+
 def feedback_ids(tokenizer: Any, text: str) -> list[int]:
     """The ids that follow an assistant turn's end-of-turn token when ``text`` comes back as a user turn, up to
-    and including the next assistant header: the chat template's difference, rendered on a stand-in conversation
-    (the model's own tokens are never re-tokenised)."""
-    base = [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]
-    before = tokenizer.apply_chat_template(base, tokenize=False)
-    after = tokenizer.apply_chat_template(
-        [*base, {"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-    )
-    if not after.startswith(before):
-        raise ValueError("the chat template does not extend a conversation by appending to it")
+    and including the next assistant header: rendered through the chat template on a stand-in conversation
+    (the model's own tokens are never re-tokenised). The span is cut after the end-of-turn token that closes the
+    stand-in assistant turn, so templates that render the last assistant turn differently from earlier ones
+    (Qwen3 adds an empty ``<think>`` block to the last one only) work too."""
+    conversation = [
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "content": _SENTINEL},
+        {"role": "user", "content": text},
+    ]
+    rendered = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
     eos = tokenizer.eos_token or ""
-    tail = before[before.rindex(eos) + len(eos) :] if eos and eos in before else ""
-    return tokenizer(tail + after[len(before) :], add_special_tokens=False)["input_ids"]
+    at = rendered.find(_SENTINEL)
+    end = rendered.find(eos, at + len(_SENTINEL)) if eos and at >= 0 else -1
+    if end < 0:
+        raise ValueError("the chat template does not close an assistant turn with the tokenizer's EOS token")
+    return tokenizer(rendered[end + len(eos) :], add_special_tokens=False)["input_ids"]
+
+
+def state_keys(rollout: Trajectory) -> list[str]:
+    """Per step, the state it starts from: the site's files and the last feedback the policy saw (GiGPO's anchor
+    state; every rollout's first step starts from the same one)."""
+    keys, files, feedback = [], rollout.initial_files, ""
+    for result in rollout.results:
+        blob = json.dumps([sorted(files.items()), feedback], ensure_ascii=False).encode()
+        keys.append(hashlib.sha256(blob).hexdigest()[:16])
+        files = result.files if result.error is None else files
+        feedback = result.feedback
+    return keys
 
 
 def trajectory_rewards(results: list[EnvResult]) -> list[float | None]:
@@ -146,37 +168,50 @@ class TrajectoryRollout:
         generate = self.generator or generator_for(trainer)
         self.pool.clear_screenshots()  # the last call's rollouts are stored: their screenshots are in the store
         rollouts = [self._start(prompt, tokenizer) for prompt in prompts]
-        for turn in range(self.max_turns):
-            active = [r for r in rollouts if not r.done]
-            if not active:
-                break
-            outputs = generate([r.prompt_ids + r.completion_ids for r in active], self.max_turn_tokens)
-            stepping = []
-            for rollout, out in zip(active, outputs, strict=True):
-                rollout.add(out.ids, turn=turn, model=True, logprobs=out.logprobs)
-                text = tokenizer.decode(out.ids, skip_special_tokens=True)
-                if not out.stopped:  # cut off: close the turn with a masked EOS
-                    rollout.add([tokenizer.eos_token_id], turn=turn, model=False)
-                    if self.drop_overlong and not is_repetitive(text):
-                        rollout.dropped = rollout.done = True
-                        continue
-                    rollout.done = True  # a repetitive cut-off reply is scored (-1) and ends the rollout
-                rollout.replies.append(text)
-                stepping.append(rollout)
-            jobs = [
-                EnvJob(
-                    instruction=r.instruction,
-                    files=r.files,
-                    reply=r.replies[-1],
-                    history=r.replies[:-1],
-                    gui=self.gui,
-                    step=turn,
-                )
-                for r in stepping
-            ]
-            for rollout, result in zip(stepping, self.pool.map(jobs) if jobs else [], strict=True):
-                self._observe(rollout, result, turn, tokenizer)
+        with generation_session(generate):
+            for turn in range(self.max_turns):
+                if not self._turn(turn, rollouts, generate, tokenizer, trainer):
+                    break
         return self._output(rollouts, trainer)
+
+    def _turn(
+        self, turn: int, rollouts: list[Trajectory], generate: TurnGenerator, tokenizer: Any, trainer: Any
+    ) -> bool:
+        """One turn of every active rollout; False once no rollout on any rank is active. Every rank runs the
+        same number of turns: a rank with none left idles through the turn's generate collectives."""
+        active = [r for r in rollouts if not r.done]
+        if not any_rank(trainer, bool(active)):
+            return False
+        if not active:
+            idle_turn(generate)
+            return True
+        outputs = generate([r.prompt_ids + r.completion_ids for r in active], self.max_turn_tokens)
+        stepping = []
+        for rollout, out in zip(active, outputs, strict=True):
+            rollout.add(out.ids, turn=turn, model=True, logprobs=out.logprobs)
+            text = tokenizer.decode(out.ids, skip_special_tokens=True)
+            if not out.stopped:  # cut off: close the turn with a masked EOS
+                rollout.add([tokenizer.eos_token_id], turn=turn, model=False)
+                if self.drop_overlong and not is_repetitive(text):
+                    rollout.dropped = rollout.done = True
+                    continue
+                rollout.done = True  # a repetitive cut-off reply is scored (-1) and ends the rollout
+            rollout.replies.append(text)
+            stepping.append(rollout)
+        jobs = [
+            EnvJob(
+                instruction=r.instruction,
+                files=r.files,
+                reply=r.replies[-1],
+                history=r.replies[:-1],
+                gui=self.gui,
+                step=turn,
+            )
+            for r in stepping
+        ]
+        for rollout, result in zip(stepping, self.pool.map(jobs) if jobs else [], strict=True):
+            self._observe(rollout, result, turn, tokenizer)
+        return True
 
     # -- pieces -------------------------------------------------------------------------------------
     def _start(self, prompt: Any, tokenizer: Any) -> Trajectory:
@@ -211,7 +246,7 @@ class TrajectoryRollout:
         return tokenizer.decode(ids[: self.max_feedback_tokens], skip_special_tokens=True) + "\n[feedback cut]"
 
     def _output(self, rollouts: list[Trajectory], trainer: Any) -> dict[str, Any]:
-        samples_rewards, samples_turns = [], []
+        samples_rewards, samples_turns, samples_keys = [], [], []
         for rollout in rollouts:
             rewards = trajectory_rewards(rollout.results)
             if rollout.dropped:
@@ -223,6 +258,7 @@ class TrajectoryRollout:
                 turn_ids = [FEEDBACK] * len(rollout.turn_of_token)
             samples_rewards.append(rewards)
             samples_turns.append(turn_ids)
+            samples_keys.append(state_keys(rollout))
             if self.recorder is not None:
                 self.recorder.record(rollout, rewards, step=int(getattr(trainer.state, "global_step", 0)))
         self._log(trainer, rollouts, samples_rewards)
@@ -233,6 +269,7 @@ class TrajectoryRollout:
             "env_mask": [r.env_mask for r in rollouts],
             "step_rewards": samples_rewards,
             "turn_ids": samples_turns,
+            "state_keys": samples_keys,
         }
 
     def _log(self, trainer: Any, rollouts: list[Trajectory], rewards: list[list[float | None]]) -> None:

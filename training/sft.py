@@ -15,7 +15,7 @@ from typing import Any
 from webgen.storage.store import TrajectoryStore
 from webgen.training.config import DataError, SFTTrainConfig, resume_arg, save_resolved, settings_for, torch_threads
 from webgen.training.policy import check_model_dir, load_policy, lora_config
-from webgen.training.sft_data import sft_examples
+from webgen.training.sft_data import fit_examples, sft_examples
 from webgen.training.summary import MetricsCallback, TrainSummary, summarize
 
 __all__ = ["train"]
@@ -35,6 +35,7 @@ def train(config: SFTTrainConfig, settings: Any = None) -> TrainSummary:
         rows = sft_examples(config, store)
     with torch_threads(config):
         model, tokenizer = load_policy(config)
+        rows = fit_examples(rows, tokenizer, config.max_length)
         config_file = save_resolved(config, "sft")
         metrics = MetricsCallback()
         trainer = SFTTrainer(

@@ -9,8 +9,9 @@ from typing import Any
 from webgen.storage.store import StoreError, TrajectoryStore
 from webgen.storage.training import collection_run_ids, conversations
 from webgen.training.config import DataError, SFTTrainConfig
+from webgen.training.context import fit_rows, token_counter
 
-__all__ = ["read_conversations", "sft_examples"]
+__all__ = ["fit_examples", "read_conversations", "sft_examples"]
 
 ROLES = {"system", "user", "assistant"}
 
@@ -52,13 +53,29 @@ def sft_examples(config: SFTTrainConfig, store: TrajectoryStore) -> list[dict[st
         run_ids = collection_run_ids(store, config.collection) if config.collection else None
     except StoreError as exc:
         raise DataError(str(exc)) from None
-    rows = conversations(
-        store, run_ids=run_ids, min_score=config.min_score, status=config.status, limit=config.max_examples
-    )
+    rows = conversations(store, run_ids=run_ids, min_score=config.min_score, status=config.status)
+    if not config.include_training_runs:  # scored GRPO completions and rollouts are the trainers' own samples
+        rows = [r for r in rows if not store.get_run(r["run_id"]).config.get("training")]
+    rows = rows[: config.max_examples] if config.max_examples else rows
     if not rows:
         where = f"collection {config.collection!r}" if config.collection else "the store"
         raise DataError(
             f"no conversations in {where} with a best step scored >= {config.min_score:g} and no error"
             + (f" in {config.status} runs" if config.status else "")
+            + ("" if config.include_training_runs else " (runs written by the trainers are left out)")
         )
     return [{"messages": r["messages"]} for r in rows]
+
+
+def fit_examples(rows: list[dict[str, Any]], tokenizer: Any, max_length: int | None) -> list[dict[str, Any]]:
+    """Conversations within ``max_length`` tokens, their oldest turns dropped so the last reply (the one worth
+    learning) stays whole (TRL would cut the end); a DataError when none fits."""
+    if not max_length:
+        return rows
+    fitted = fit_rows(rows, "messages", token_counter(tokenizer, generation_prompt=False), max_length, "sft")
+    if not fitted:
+        raise DataError(
+            f"all {len(rows)} conversations are longer than max_length {max_length} even without their earlier "
+            "turns: raise max_length"
+        )
+    return fitted

@@ -14,11 +14,12 @@ from typing import Any
 from webgen.storage.store import StoreError, TrajectoryStore
 from webgen.storage.training import collection_run_ids, state_rows
 from webgen.training.config import DataError, StateGRPOConfig, resume_arg, settings_for
+from webgen.training.context import fit_rows, model_context, token_counter
 from webgen.training.grpo import run_pool_grpo
 from webgen.training.policy import check_model_dir
 from webgen.training.summary import TrainSummary
 
-__all__ = ["rows_for", "train"]
+__all__ = ["fit_prompts", "rows_for", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,45 @@ def rows_for(config: StateGRPOConfig, store: TrajectoryStore) -> list[dict[str, 
         filters += [] if config.include_error_steps else ["no error steps"]
         filters += [f"{config.status} runs"] if config.status else []
         raise DataError(f"no stored steps with a snapshot in {where}" + (f" ({', '.join(filters)})" if filters else ""))
-    return [{k: r[k] for k in ("prompt", "instruction", "task_id", "snapshot_id")} for r in rows]
+    out = []
+    for row in rows:
+        kept = {k: row[k] for k in ("prompt", "instruction", "task_id", "snapshot_id")}
+        kept["state_score"] = _state_score(store, row["source_run"], row["source_step"])
+        out.append(kept)
+    return out
+
+
+def fit_prompts(config: StateGRPOConfig, rows: list[dict[str, Any]], tokenizer: Any = None) -> list[dict[str, Any]]:
+    """Rows whose prompt leaves room for ``max_completion_length`` in the policy's context (the oldest turns of a
+    long history dropped, the request and the last feedback kept); a DataError when none does."""
+    context = model_context(config.model, config)
+    if context is None:
+        return rows
+    budget = context - (config.max_completion_length or 0)
+    if budget <= 0:
+        raise DataError(f"max_completion_length {config.max_completion_length} leaves no room in the context {context}")
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(config.model, local_files_only=True)
+    fitted = fit_rows(rows, "prompt", token_counter(tokenizer, generation_prompt=True), budget, "state prompts")
+    if not fitted:
+        raise DataError(
+            f"no stored state's prompt fits {budget} tokens (context {context} - max_completion_length "
+            f"{config.max_completion_length})"
+        )
+    return fitted
+
+
+def _state_score(store: TrajectoryStore, run_id: str, index: int) -> float | None:
+    """The screenshot grade of the site a stored step starts from: the step before it (the one that wrote the
+    snapshot); None when there is none."""
+    if index < 1:
+        return None
+    try:
+        return store.get_step(run_id, index - 1).screenshot_score
+    except (KeyError, StoreError):
+        return None
 
 
 def train(config: StateGRPOConfig, settings: Any = None) -> TrainSummary:
@@ -55,6 +94,6 @@ def train(config: StateGRPOConfig, settings: Any = None) -> TrainSummary:
     resume_arg(config.resume_from_checkpoint, config.output_dir)
     settings = settings_for(config, settings)
     with TrajectoryStore(settings.resolved_database_url) as store:
-        rows = rows_for(config, store)
+        rows = fit_prompts(config, rows_for(config, store))
         logger.info("step-grpo (state): %d stored states", len(rows))
         return run_pool_grpo(config, settings, store, rows, trainer_name="step-grpo-state", kind="step", gui=config.gui)

@@ -13,15 +13,32 @@ TRL's own ``reward``/``reward_std`` logs describe the scalar it computed, not th
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer
 
-from webgen.training.advantage import group_advantages, token_advantages
+from webgen.training.advantage import gigpo_advantages, group_advantages, state_group_sizes, token_advantages
 
-__all__ = ["StepGRPOTrainer", "trajectory_reward"]
+__all__ = ["StepGRPOTrainer", "log_state_groups", "trajectory_reward"]
+
+
+def log_state_groups(metrics: Any, sizes: dict[int, int]) -> None:
+    """The histogram of state-group sizes (scored steps that start from the same state): ``state_groups/size_N``
+    counts groups of N; ``state_groups/shared_step_rate`` is the share of steps in a group of more than one (the
+    steps a step-level term can compare at all)."""
+    steps = sum(n * count for n, count in sizes.items())
+    for n, count in sizes.items():
+        metrics[f"state_groups/size_{n}"].append(float(count))
+    metrics["state_groups/shared_step_rate"].append(
+        sum(n * count for n, count in sizes.items() if n > 1) / steps if steps else 0.0
+    )
+    logger.info("state-group sizes {size: groups}: %s", sizes)
+
+
+logger = logging.getLogger(__name__)
 
 
 def trajectory_reward(prompts: list[Any], completions: list[Any], step_rewards: list[list[float | None]], **_: Any):
@@ -49,7 +66,17 @@ class StepGRPOTrainer(GRPOTrainer):
         local = [list(x.get("step_rewards") or []) for x in inputs]
         turn_ids = [list(x.get("turn_ids") or []) for x in inputs]
         everyone = gather_object(local)  # every rank's samples, in rank order: whole groups
-        advantages = group_advantages(everyone, group)
+        keys = gather_object([list(x.get("state_keys") or []) for x in inputs])
+        if getattr(self.args, "grouping", "trajectory") == "gigpo":
+            if any(len(k) != len(r) for k, r in zip(keys, everyone, strict=True)):
+                raise ValueError("the gigpo grouping needs state_keys per step from the rollout function")
+            advantages = gigpo_advantages(
+                everyone, keys, group, step_weight=self.args.gigpo_step_weight, gamma=self.args.gigpo_gamma
+            )
+        else:
+            advantages = group_advantages(everyone, group)
+        if all(len(k) == len(r) for k, r in zip(keys, everyone, strict=True)):
+            log_state_groups(self._metrics[mode], state_group_sizes(everyone, keys, group))
         start = self.accelerator.process_index * len(inputs)
         mine = advantages[start : start + len(inputs)]
         width = out["completion_ids"].size(1)

@@ -40,7 +40,12 @@ logger = logging.getLogger(__name__)
 class TrajectoryConfig(WebgenFields, GRPOConfig):
     """Step-GRPO, trajectory grouping: every TRL ``GRPOConfig`` option, the webgen fields, and these."""
 
-    grouping: Literal["trajectory"] = "trajectory"
+    grouping: Literal["trajectory", "gigpo"] = field(
+        default="trajectory",
+        metadata={"help": "trajectory: pooled step z-scores (the paper's); gigpo: episode + shared-state step term"},
+    )
+    gigpo_step_weight: float = field(default=1.0, metadata={"help": "gigpo: ω, the weight of the step-level term"})
+    gigpo_gamma: float = field(default=0.95, metadata={"help": "gigpo: γ, the discount of the step-level returns"})
     collection: str | None = field(default=None, metadata={"help": "the tasks of this collection"})
     source: str | None = field(default=None, metadata={"help": "the tasks of this source in the store"})
     tasks_file: str | None = field(default=None, metadata={"help": "a WebGen-Bench/Instruct JSONL (imported)"})
@@ -72,6 +77,8 @@ class TrajectoryConfig(WebgenFields, GRPOConfig):
     max_completion_length: int | None = 9000
     num_train_epochs: float = 5.0
     save_total_limit: int | None = 2
+    # per-token truncated IS: top-p 0.95 makes vLLM's log-probs renormalised ones (see config.check_importance_sampling)
+    vllm_importance_sampling_mode: str = "token_truncate"
 
 
 def agent_messages(settings: Any, instruction: str) -> list[dict[str, str]]:
@@ -125,7 +132,7 @@ def train(config: TrajectoryConfig, settings: Any = None) -> TrainSummary:
                 callbacks=[metrics],
                 rollout_func=rollout,
             )
-            logger.info("step-grpo: %d tasks, resume from %s", len(rows), resume)
+            logger.info("step-grpo (%s): %d tasks, resume from %s", config.grouping, len(rows), resume)
             trainer.train(resume_from_checkpoint=resume)
         final = Path(config.output_dir) / "final"
         trainer.save_model(str(final))

@@ -17,10 +17,13 @@ being trained. The vLLM paths are written against the real APIs and were not run
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Generated", "TurnGenerator", "generator_for"]
+__all__ = ["Generated", "TurnGenerator", "any_rank", "generation_session", "generator_for", "idle_turn"]
 
 
 @dataclass
@@ -32,6 +35,48 @@ class Generated:
 
 class TurnGenerator(Protocol):
     def __call__(self, contexts: list[list[int]], max_new_tokens: int) -> list[Generated]: ...
+
+
+def any_rank(trainer: Any, flag: bool) -> bool:
+    """``flag`` OR-ed over every process (a collective: every rank must call it the same number of times);
+    ``flag`` itself in a single process."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = getattr(getattr(trainer, "accelerator", None), "device", None) or "cpu"
+    value = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def idle_turn(generate: Any) -> None:
+    """This rank has no rollout left but others do: take part in the turn's collectives (a ZeRO-3/FSDP policy
+    gathers its parameters on every ``generate`` call, so every rank must make the same number of calls)."""
+    idle = getattr(generate, "idle", None)
+    if idle is not None:
+        idle()
+
+
+@contextlib.contextmanager
+def generation_session(generate: Any) -> Iterator[None]:
+    """The backend's set-up around one rollout call (vLLM colocate with sleep mode: wake, then sleep again)."""
+    session = getattr(generate, "session", None)
+    if session is None:
+        yield
+        return
+    with session():
+        yield
+
+
+def _nan(value: Any) -> float:
+    """A sampled token's log-prob; NaN when the backend gave none (TRL then leaves that token uncorrected)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
 
 
 def _stop_ids(trainer: Any) -> set[int]:
@@ -58,6 +103,11 @@ class PolicyGenerator:
     def __init__(self, trainer: Any) -> None:
         self.trainer = trainer
         self.stops = _stop_ids(trainer)
+
+    def idle(self) -> None:
+        """One token on a one-token context: this rank's share of the collectives of a turn it has no rollout in."""
+        pad = self.trainer.processing_class.pad_token_id
+        self([[pad if pad is not None else 0]], 1)
 
     def __call__(self, contexts: list[list[int]], max_new_tokens: int) -> list[Generated]:
         import torch
@@ -104,20 +154,53 @@ def _sampling(args: Any, max_new_tokens: int) -> dict[str, Any]:
     }
 
 
+def _sampling_params(**values: Any) -> Any:
+    from vllm import SamplingParams
+
+    return SamplingParams(**values)
+
+
+def _sampled_logprobs(sample: Any, ids: list[int]) -> list[float]:
+    """The log-prob of each sampled id (vLLM: one {id: Logprob} per position); NaN where one is missing."""
+    steps = list(sample.logprobs or [])
+    out = []
+    for i, token in enumerate(ids):
+        entry = steps[i].get(token) if i < len(steps) and steps[i] is not None else None
+        out.append(_nan(getattr(entry, "logprob", None)))
+    return out
+
+
 class ColocateGenerator:
-    """This rank's in-process vLLM engine (tensor parallel size 1), sampled log-probs returned."""
+    """This rank's in-process vLLM engine (tensor parallel size 1), sampled log-probs returned.
+
+    With ``vllm_enable_sleep_mode`` TRL keeps the engine asleep (level 2: weights and KV cache released) outside
+    its own generate calls. :meth:`session` wraps one rollout call: the weights are pushed again if a sleep
+    discarded them, the KV cache is woken, and afterwards the engine sleeps again, as TRL's generate does."""
 
     def __init__(self, trainer: Any) -> None:
         vllm = trainer.vllm_generation
         if getattr(vllm, "tensor_parallel_size", 1) != 1:
             raise ValueError("the multi-turn rollout needs vllm_tensor_parallel_size 1 in colocate mode")
-        self.trainer, self.llm = trainer, vllm.llm
+        self.trainer, self.vllm, self.llm = trainer, vllm, vllm.llm
         self.stops = _stop_ids(trainer)
 
-    def __call__(self, contexts: list[list[int]], max_new_tokens: int) -> list[Generated]:
-        from vllm import SamplingParams
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        if not getattr(self.vllm, "enable_sleep_mode", False):
+            yield
+            return
+        if getattr(self.vllm, "_llm_weights_sleeping", False):
+            self.vllm.sync_weights()  # wakes the weights and loads the current policy into them
+            self.vllm._llm_weights_sleeping = False
+        self.llm.wake_up(tags=["kv_cache"])
+        try:
+            yield
+        finally:
+            self.llm.sleep(level=2)
+            self.vllm._llm_weights_sleeping = True  # TRL (and the next session) push the weights again
 
-        params = SamplingParams(
+    def __call__(self, contexts: list[list[int]], max_new_tokens: int) -> list[Generated]:
+        params = _sampling_params(
             n=1, logprobs=0, stop_token_ids=sorted(self.stops), **_sampling(self.trainer.args, max_new_tokens)
         )
         outputs = self.llm.generate([{"prompt_token_ids": c} for c in contexts], sampling_params=params, use_tqdm=False)
@@ -125,21 +208,21 @@ class ColocateGenerator:
         for output in outputs:
             sample = output.outputs[0]
             ids = list(sample.token_ids)
-            logprobs = [step[token].logprob for step, token in zip(sample.logprobs or [], ids, strict=False)]
-            found.append(_cut(ids, logprobs if len(logprobs) == len(ids) else None, self.stops, None))
+            found.append(_cut(ids, _sampled_logprobs(sample, ids), self.stops, None))
         return found
 
 
 class ServerGenerator:
     """One HTTP client per rank to a ``vllm serve`` / ``trl vllm-serve`` server (token ids in, ids + log-probs out)."""
 
-    def __init__(self, trainer: Any) -> None:
-        from trl.generation.vllm_client import VLLMClient
-
+    def __init__(self, trainer: Any, client: Any = None) -> None:
         args = trainer.args
-        base_url = args.vllm_server_base_url or f"http://{args.vllm_server_host}:{args.vllm_server_port}"
-        self.trainer = trainer
-        self.client = VLLMClient(base_url=base_url, connection_timeout=args.vllm_server_timeout)
+        if client is None:
+            from trl.generation.vllm_client import VLLMClient
+
+            base_url = args.vllm_server_base_url or f"http://{args.vllm_server_host}:{args.vllm_server_port}"
+            client = VLLMClient(base_url=base_url, connection_timeout=args.vllm_server_timeout)
+        self.trainer, self.client = trainer, client
         self.stops = _stop_ids(trainer)
 
     def __call__(self, contexts: list[list[int]], max_new_tokens: int) -> list[Generated]:
@@ -147,9 +230,12 @@ class ServerGenerator:
         sampling["top_k"] = max(sampling["top_k"], 0)
         out = self.client.generate(prompts=contexts, n=1, logprobs=0, **sampling)
         found = []
-        for ids, logprobs in zip(out["completion_ids"], out["logprobs"] or [None] * len(contexts), strict=True):
-            flat = [float(lp[0]) for lp in logprobs] if logprobs is not None else None
-            found.append(_cut(list(ids), flat, self.stops, None))
+        all_logprobs = out.get("logprobs") or [None] * len(contexts)
+        for ids, logprobs in zip(out["completion_ids"], all_logprobs, strict=True):
+            # one list per position, the sampled token's first; a NaN log-prob comes back as None (TRL's parser)
+            flat = [_nan(lp[0] if lp else None) for lp in (logprobs or [])]
+            flat += [math.nan] * (len(ids) - len(flat))
+            found.append(_cut(list(ids), flat[: len(ids)], self.stops, None))
         return found
 
 

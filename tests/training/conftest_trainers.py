@@ -131,6 +131,8 @@ TINY_GRPO = [
     "logging_steps=1",
     "--set",
     "seed=1",
+    "--set",
+    "weight_decay=0",  # decay alone moves weights with a zero gradient: "the weights changed" must mean a gradient
     "--num-generations",
     "2",
     "--lr",

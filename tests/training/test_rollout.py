@@ -128,6 +128,10 @@ def test_rollouts_mask_feedback_drop_overlong_and_store_their_steps(
         assert "screenshot_validated" in tokenizer.decode([ids[i] for i in feedback])  # the feedback says what next
         assert turns[-1] == 0 and mask[-1] == 1 and ids[-1] == eos  # the GUI turn takes the edit's advantage
 
+        # GiGPO's anchor states: every first step starts from the empty site; the GUI turn from the edited one
+        keys = out["state_keys"]
+        assert keys[good][0] == keys[loop][0] and len(keys[good]) == 2 and keys[good][1] != keys[good][0]
+
         # the ramble was cut off and is not a loop: dropped (no loss, no rewards), closed by a masked EOS
         assert out["step_rewards"][ramble] == [] and set(out["env_mask"][ramble]) == {0}
         assert out["completion_ids"][ramble][-1] == eos

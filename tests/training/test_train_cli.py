@@ -73,3 +73,8 @@ def test_trajectory_grouping_dispatches_to_its_own_config(models: Models, tiny_m
     assert "unknown config key 'min_score' for TrajectoryConfig" in line  # a state-only filter
     line = _error_line(cli(models, *args, "--source", "nothing", code=2))
     assert "no tasks in source nothing" in line
+    gigpo = [a if a != "trajectory" else "gigpo" for a in args]
+    line = _error_line(cli(models, *gigpo, "--min-score", "3", code=2))
+    assert "unknown config key 'min_score' for TrajectoryConfig" in line  # gigpo runs the trajectory trainer
+    line = _error_line(cli(models, *gigpo, "--set", "gigpo_step_weigth=2", code=2))
+    assert "did you mean gigpo_step_weight" in line

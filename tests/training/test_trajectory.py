@@ -47,6 +47,7 @@ def test_two_optimizer_steps_change_the_weights_and_store_every_rollout(
         "save_strategy": "no",
         "torch_threads": 1,
         "seed": 0,
+        "weight_decay": 0,  # decay alone moves weights with a zero gradient: "changed" must mean a gradient
     }
     args = ["train", "step-grpo", "--grouping", "trajectory", "--model", str(policy), "--tasks", str(tasks)]
     args += ["--out", str(out), "--max-steps", "2", "-G", "2", "--workers", "2", "--lr", "0.001"]

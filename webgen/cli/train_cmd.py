@@ -39,6 +39,7 @@ class VLLMMode(StrEnum):
 class Grouping(StrEnum):
     state = "state"
     trajectory = "trajectory"
+    gigpo = "gigpo"
 
 
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="a YAML file of config keys (see training/README)")]
@@ -196,9 +197,10 @@ def grpo(
 
 @train_app.command("step-grpo")
 def step_grpo(
-    grouping: Annotated[Grouping, typer.Option(help="state: stored steps; trajectory: multi-turn rollouts")] = (
-        Grouping.state
-    ),
+    grouping: Annotated[
+        Grouping,
+        typer.Option(help="state: stored steps; trajectory: multi-turn rollouts; gigpo: rollouts + shared-state term"),
+    ] = Grouping.state,
     model: Model = None,
     config: ConfigFile = None,
     sets: Sets = None,
@@ -241,7 +243,8 @@ def step_grpo(
         report_to=report_to,
         resume_from_checkpoint=resume_from_checkpoint,
     )
-    if grouping == Grouping.trajectory:
+    if grouping in (Grouping.trajectory, Grouping.gigpo):
+        flags["grouping"] = grouping.value
         try:
             from webgen.training.trajectory import TrajectoryConfig, train
         except ImportError as exc:
