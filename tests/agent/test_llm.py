@@ -128,6 +128,7 @@ def test_no_rule_is_http_error_with_server_message(fake: Callable[[Any], FakeLLM
     assert "make a landing page" in info.value.body
 
 
+@pytest.mark.slow
 def test_hanging_endpoint_times_out_as_unavailable(fake: Callable[[Any], FakeLLMServer]) -> None:
     server = fake([{"times": -1, "reply": {"hang": True}}])
     started = time.monotonic()

@@ -25,6 +25,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "a", root / "b"
 
 
+@pytest.mark.slow
 def test_two_reports_side_by_side_with_deltas_and_reference_rows(reports: Path, tmp_path: Path) -> None:
     text = compare_reports(list(reports), tmp_path / "cmp")
     # baseline: 3.5/7 = 50.0 %; tuned: 6 YES of 7 = 85.7 %; the delta is 35.7 points

@@ -70,6 +70,7 @@ def test_the_sites_own_dev_script_starts_and_its_group_is_killed(tmp_path: Path)
     assert left_behind(before, site) == []
 
 
+@pytest.mark.slow
 def test_a_server_that_never_prints_a_url_is_a_start_failure(tmp_path: Path) -> None:
     site = write(tmp_path / "site", {"package.json": package({"dev": 'node -e "setInterval(() => {}, 1000)"'})})
     before = descendants(os.getpid())
@@ -80,6 +81,7 @@ def test_a_server_that_never_prints_a_url_is_a_start_failure(tmp_path: Path) -> 
     assert left_behind(before, site) == []
 
 
+@pytest.mark.slow
 def test_an_install_that_hangs_is_a_start_failure(tmp_path: Path) -> None:
     """A dependency whose tarball server (on loopback) accepts the connection and never answers."""
     silent = socket.socket()

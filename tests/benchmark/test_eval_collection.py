@@ -58,6 +58,7 @@ def make_collection(store: TrajectoryStore, tmp: Path) -> None:
         collections.mark(store, entry.id, "finished")
 
 
+@pytest.mark.slow
 def test_collection_eval_stops_resumes_skips_and_reruns(tmp_path: Path) -> None:
     wheel, mapping = (bench_tasks("000010", "000002")[i]["ui_instruct"] for i in ("000010", "000002"))
     answers = {

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.browser]
 PAGE = "<!doctype html><html><body><h1>Prize wheel</h1><button>Spin</button></body></html>"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_its_case_retried(tmp_path: Path, settings: Settings) -> None:
     (tmp_path / "index.html").write_text(PAGE)
     reply = {"content": "Thought: The wheel spins.\nAction: ANSWER; YES", "delay_s": 1.5}

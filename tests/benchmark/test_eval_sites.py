@@ -38,6 +38,7 @@ def wheel_rules() -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.slow
 def test_sites_folder_one_builds_one_does_not(tmp_path: Path) -> None:
     rules = wheel_rules()
     sites = tmp_path / "sites"

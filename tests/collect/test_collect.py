@@ -121,6 +121,7 @@ def wait_for(predicate, timeout: float = 90.0) -> None:
     raise AssertionError("timed out waiting")
 
 
+@pytest.mark.slow
 def test_local_pool_collects_3_tasks_x_2_rollouts_and_a_rerun_does_nothing_new(tmp_path: Path) -> None:
     with FakeLLMServer(rules()) as server:
         collect = Collect(tmp_path, server.base_url)
@@ -162,6 +163,7 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_is_replaced_and_every_pair_runs_exactly_once(tmp_path: Path) -> None:
     with FakeLLMServer(rules(delay_s=0.5)) as server:
         collect = Collect(tmp_path, server.base_url)
@@ -178,6 +180,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_every_pair_runs_exactly_once(tm
         assert any(e.attempts == 2 for e in collect.entries())
 
 
+@pytest.mark.slow
 def test_sigint_cancels_runs_in_flight_and_a_rerun_completes(tmp_path: Path) -> None:
     with FakeLLMServer(rules(delay_s=0.5)) as server:
         collect = Collect(tmp_path, server.base_url)
@@ -215,6 +218,7 @@ def _left_session(pid: int, coordinator: int) -> bool:
     return b"forkserver" in _cmdline(pid) and session != coordinator
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_workers_start_exits_cleanly_and_leaves_no_process(tmp_path: Path) -> None:
     marker = f"WEBGEN_TEST_MARK={os.getpid()}-{time.monotonic_ns()}"
     with FakeLLMServer(rules(delay_s=0.5)) as server:
@@ -233,6 +237,7 @@ def test_ctrl_c_while_the_workers_start_exits_cleanly_and_leaves_no_process(tmp_
         collect.complete()
 
 
+@pytest.mark.slow
 def test_an_endpoint_that_is_down_stops_the_collection_naming_it(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

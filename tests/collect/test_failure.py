@@ -19,6 +19,7 @@ from webgen.storage.values import TaskIn
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
 
+@pytest.mark.slow
 def test_a_dead_coder_within_the_restart_limit_fails_the_run_naming_it_and_a_resume_finishes_it(
     env: SiteEnvironment, settings: Settings, tmp_path: Path
 ) -> None:

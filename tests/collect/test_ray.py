@@ -89,6 +89,7 @@ def finished_once(cfg: Settings, pairs: int, steps: int) -> None:
         assert all(store.next_index(r) == 0 for r in set(runs) - held)
 
 
+@pytest.mark.slow
 def test_cli_ray_backend_on_its_own_local_ray_into_sqlite_and_a_rerun_does_nothing_new(tmp_path: Path) -> None:
     with FakeLLMServer(rules()) as server:
         run = Collect(tmp_path, server.base_url)
@@ -130,6 +131,7 @@ def test_sqlite_with_a_remote_ray_address_is_refused_before_anything_starts(tmp_
     assert "--ray-address needs --backend ray" in refused("--ray-address", "auto")
 
 
+@pytest.mark.slow
 def test_ray_backend_into_postgres(local_ray: None, settings: Settings, tmp_path: Path) -> None:
     url = require_postgres()
     with FakeLLMServer(rules()) as server:
@@ -140,6 +142,7 @@ def test_ray_backend_into_postgres(local_ray: None, settings: Settings, tmp_path
         assert plan(cfg, 2, 1) == []  # nothing left to do: a re-run does nothing new
 
 
+@pytest.mark.slow
 def test_a_killed_actor_is_replaced_and_every_pair_completes_exactly_once(
     local_ray: None, settings: Settings, tmp_path: Path
 ) -> None:
@@ -159,6 +162,7 @@ def test_a_killed_actor_is_replaced_and_every_pair_completes_exactly_once(
     assert family and not [p for p in family if procs.alive(p)], "the dead actor's browser and build worker live on"
 
 
+@pytest.mark.slow
 def test_a_dead_coder_with_max_steps_within_the_restart_limit_stops_the_collection_naming_it(
     local_ray: None, settings: Settings, tmp_path: Path
 ) -> None:
@@ -176,6 +180,7 @@ def test_a_dead_coder_with_max_steps_within_the_restart_limit_stops_the_collecti
         assert all(r.status == "failed" and dead in r.error for r in runs)  # not "finished" with 2 invalid steps
 
 
+@pytest.mark.slow
 def test_interrupt_cancels_the_runs_in_the_actors(local_ray: None, settings: Settings, tmp_path: Path) -> None:
     with FakeLLMServer(rules(delay_s=0.5)) as server:
         cfg = collect_settings(settings, tmp_path, server.base_url, max_steps=4)

@@ -46,7 +46,9 @@ def test_verdict_agrees_with_the_sites_own_toolchain(env: SiteEnvironment, tmp_p
         assert failed, f"{entry['slug']} is broken ({entry.get('why')}) but got no error:\n{obs.summary()}"
 
 
-def test_a_second_shadcn_site_with_the_same_packages_builds_from_the_cache(env: SiteEnvironment, tmp_path: Path) -> None:
+def test_a_second_shadcn_site_with_the_same_packages_builds_from_the_cache(
+    env: SiteEnvironment, tmp_path: Path
+) -> None:
     """~42 packages installed once for the set; the next site asking for the same set installs nothing."""
     first, second = tmp_path / "first", tmp_path / "second"
     import_project(CORPUS / "lovable-saas-dashboard", first)

@@ -98,6 +98,7 @@ def test_external_requests_blocked_and_reported(env: SiteEnvironment, tmp_path: 
     assert not obs.has_error  # the environment's rule, not the site's bug: a warning only
 
 
+@pytest.mark.slow
 def test_infinite_loop_in_page_is_bounded(settings, tmp_path: Path) -> None:
     app = "export default function App() { while (true) {} return <p>never</p>; }\n"
     cfg = settings.updated(site={"page_timeout_s": 3.0})

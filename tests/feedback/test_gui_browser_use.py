@@ -90,6 +90,7 @@ def browser_state(request: Any) -> str:
     return text[text.rindex("<browser_state>") :]
 
 
+@pytest.mark.slow
 def test_click_and_type_flow_reaches_yes(site: str) -> None:
     script = [
         {"model": "gui", "match": "Echo: hello", "reply": reply("finish", done("YES, the text appeared", True))},
@@ -151,6 +152,7 @@ def test_failing_flow_reaches_no(site: str, text: str, success: bool, verdict: s
     assert "[failed: Navigation failed" in result.transcript()
 
 
+@pytest.mark.slow
 def test_done_without_verdict_word_and_success_counts_as_yes_even_inside_a_running_loop(site: str) -> None:
     script = [{"model": "gui", "reply": reply("finish", done("The echo works.", True))}]
 
@@ -179,6 +181,7 @@ def test_http_error_is_endpoint_error(site: str) -> None:
     assert result.outcome == "endpoint_error" and "boom" in (result.error or "")
 
 
+@pytest.mark.slow
 def test_unparsable_model_output(site: str) -> None:
     with FakeLLMServer([{"model": "gui", "times": -1, "reply": "Sure! I will click the button."}]) as fake:
         result = agent_for(fake.base_url, max_failures=1).test(site, INSTRUCTION, timeout_s=60)
@@ -186,6 +189,7 @@ def test_unparsable_model_output(site: str) -> None:
     assert "Invalid JSON" in (result.error or "")
 
 
+@pytest.mark.slow
 def test_out_of_steps_is_no_answer(site: str) -> None:
     # the last step allows only `done`; a click there is refused and the run ends without an answer
     click = {"model": "gui", "times": -1, "reply": reply("press Add", {"click": {"index": 3}})}
@@ -201,6 +205,7 @@ def test_missing_chromium_is_browser_error(site: str, tmp_path: Path) -> None:
     assert "no-chromium" in (result.error or "")
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_browser(site: str) -> None:
     with FakeLLMServer([{"model": "gui", "reply": {"hang": True}}]) as fake:
         result = agent_for(fake.base_url).test(site, INSTRUCTION, timeout_s=3)

@@ -101,6 +101,7 @@ def test_scaffold_and_example_sites_have_no_empty_routes(env: SiteEnvironment, t
 # -- 2. routes after a hang are accounted for ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_routes_after_a_hang_are_reported_as_skipped(hostile_env: SiteEnvironment, tmp_path: Path) -> None:
     app = _router_app(
         HOME
@@ -140,6 +141,7 @@ if (typeof window !== "undefined") {
 """
 
 
+@pytest.mark.slow
 def test_busy_page_is_cut_within_the_timeout_without_a_log_flood(
     hostile_env: SiteEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture
 ) -> None:
@@ -247,6 +249,7 @@ function Buffers() {
 """
 
 
+@pytest.mark.slow
 def test_memory_hog_crashes_as_reported_and_the_renderer_carries_on(
     hostile_env: SiteEnvironment, tmp_path: Path
 ) -> None:

@@ -64,6 +64,7 @@ def test_a_lazy_route_is_read_once_its_chunk_has_run(env: SiteEnvironment, tmp_p
     assert "loading the page" not in slow.content_blocks, slow
 
 
+@pytest.mark.slow
 def test_the_built_site_runs_the_same_without_the_harness(env: SiteEnvironment, tmp_path: Path) -> None:
     """In the UI's preview or a downloaded site, nothing defines the page's count: the imports run as they are."""
     if not CHROMIUM.exists():
@@ -85,6 +86,7 @@ def test_the_built_site_runs_the_same_without_the_harness(env: SiteEnvironment, 
     assert not errors, errors
 
 
+@pytest.mark.slow
 def test_a_lazy_chunk_that_throws_is_reported_not_waited_for(env: SiteEnvironment, tmp_path: Path) -> None:
     """A chunk whose module throws settles its import (rejected): the route is read with the page's error."""
     app = """import { Suspense, lazy } from "react";

@@ -172,13 +172,16 @@ export default {
   plugins: [forms],
 };
 """
-THEMED_CSS = CSS + """
+THEMED_CSS = (
+    CSS
+    + """
 @layer components {
   .btn-brand {
     @apply rounded-lg border border-brand-green/20 bg-brand-green px-4 py-2 font-display text-brand-sand;
   }
 }
 """
+)
 THEMED_APP = """export default function App() {
   return (
     <div className="dark">
@@ -318,7 +321,9 @@ def test_csp_meta_google_fonts_and_remote_photos_are_warnings(env: SiteEnvironme
 
 
 def test_an_icon_lucide_0344_lacks_is_a_located_error_naming_the_package(env: SiteEnvironment, tmp_path: Path) -> None:
-    app = FOOTER_APP.replace("import { Coffee,", "import { Threads, Coffee,").replace("= [Github,", "= [Threads, Github,")
+    app = FOOTER_APP.replace("import { Coffee,", "import { Threads, Coffee,").replace(
+        "= [Github,", "= [Threads, Github,"
+    )
     obs = env.observe(bolt_site(tmp_path / "site", {"src/App.tsx": app}))
     assert not obs.build.ok
     first = obs.build.diagnostics[0]

@@ -83,6 +83,7 @@ def trouble_site(env: SiteEnvironment, tmp_path_factory: pytest.TempPathFactory)
     return make_site(env, tmp_path_factory.mktemp("trouble"), {"src/App.tsx": APP})
 
 
+@pytest.mark.slow
 def test_in_page_visits_report_what_a_full_load_per_route_reports(env: SiteEnvironment, trouble_site: Path) -> None:
     obs = env.observe(trouble_site)
     assert [p.route for p in obs.pages] == ROUTES
@@ -141,6 +142,7 @@ def test_reuse_follows_the_built_output_and_can_be_turned_off(env: SiteEnvironme
         env.reuse = True
 
 
+@pytest.mark.slow
 def test_a_page_that_hangs_is_never_reused(env: SiteEnvironment, tmp_path: Path) -> None:
     app = "export default function App() { while (true) {} return <p>never</p>; }\n"
     site = make_site(env, tmp_path, {"src/App.tsx": app})

@@ -292,6 +292,7 @@ CONFIRM = """<!doctype html><html><body>
 </body></html>"""
 
 
+@pytest.mark.slow
 @browser
 def test_benchmark_protocol_prompts_dialogs_limit_turn_and_raw_final_message(tmp_path: Path) -> None:
     """With the benchmark's protocol: its system prompt and task text, a settle pause, a dialog dismissed (as the
@@ -327,6 +328,7 @@ def test_no_answer_within_the_limit(site: str) -> None:
     assert (result.outcome, result.verdict, result.model_calls) == ("no_answer", None, 2)
 
 
+@pytest.mark.slow
 @browser
 def test_context_keeps_at_most_three_screenshots(site: str) -> None:
     script = [reply("w", "Wait", times=5), reply("finish", "ANSWER; YES")]
@@ -338,6 +340,7 @@ def test_context_keeps_at_most_three_screenshots(site: str) -> None:
     assert sum("left out of the context" in t for t in last) == 3
 
 
+@pytest.mark.slow
 @browser
 def test_navigation_scroll_and_goback(site: str) -> None:
     script = [
@@ -352,6 +355,7 @@ def test_navigation_scroll_and_goback(site: str) -> None:
     assert '[0]: <button> "Only here"' in texts(requests[1])[-1]
 
 
+@pytest.mark.slow
 @browser
 def test_endpoint_down_is_an_endpoint_error_fast(site: str) -> None:
     with socket.socket() as sock:
@@ -379,6 +383,7 @@ def test_missing_chromium_is_a_browser_error(tmp_path: Path) -> None:
     assert (result.outcome, result.model_calls) == ("browser_error", 0) and "Chromium" in (result.error or "")
 
 
+@pytest.mark.slow
 @browser
 def test_timeout_and_no_processes_left(site: str) -> None:
     before = descendants(os.getpid())

@@ -14,6 +14,7 @@ def coder(*replies: str) -> list[dict]:
     return [{"model": "coder", "reply": reply} for reply in replies]
 
 
+@pytest.mark.slow
 def test_build_error_fix_gui_test_finish_selects_the_tested_step(run_loop) -> None:
     rules = [
         {

@@ -89,6 +89,7 @@ def coder_prompts(server: FakeLLMServer) -> list[str]:
     return [r.messages[-1]["content"] for r in server.requests if r.model == "coder" and r.messages]
 
 
+@pytest.mark.slow
 def test_prose_is_an_invalid_step_and_the_feedback_teaches_the_format(tmp_path: Path) -> None:
     with FakeLLMServer(coder(PROSE, last_times=-1)) as server:
         build = Build(tmp_path, server)
@@ -100,6 +101,7 @@ def test_prose_is_an_invalid_step_and_the_feedback_teaches_the_format(tmp_path: 
     assert "Your reply could not be used" in second and '<boltAction type="file" filePath=' in second
 
 
+@pytest.mark.slow
 def test_a_refusal_then_a_site_goes_on_to_the_site(tmp_path: Path) -> None:
     with FakeLLMServer([*coder(REFUSAL, single_page("Bakery"), FINISH), *judge_rules(4)]) as server:
         build = Build(tmp_path, server)
@@ -109,6 +111,7 @@ def test_a_refusal_then_a_site_goes_on_to_the_site(tmp_path: Path) -> None:
     assert "Bakery" in (tmp_path / "out" / "site" / "src" / "App.tsx").read_text()
 
 
+@pytest.mark.slow
 def test_half_artifact_and_a_loop_are_invalid_steps(tmp_path: Path) -> None:
     half = '<boltArtifact id="s" title="s"><boltAction type="file" filePath="src/App.tsx">\nexport default func'
     loop = '<boltArtifact id="s" title="s">\n' + "<li>Fresh bread</li>\n" * 4000
@@ -121,6 +124,7 @@ def test_half_artifact_and_a_loop_are_invalid_steps(tmp_path: Path) -> None:
     assert run.best_step == 2
 
 
+@pytest.mark.slow
 def test_a_5mb_reply_is_stored_once_and_checkpoints_stay_small(tmp_path: Path) -> None:
     words = random.Random(7)
     thinking = " ".join("".join(words.choices(string.ascii_lowercase, k=7)) for _ in range(640_000))
@@ -136,6 +140,7 @@ def test_a_5mb_reply_is_stored_once_and_checkpoints_stay_small(tmp_path: Path) -
     assert checkpoints < len(big) / 20, f"checkpoints {checkpoints} bytes for a {len(big)} character reply"
 
 
+@pytest.mark.slow
 def test_broken_json_fails_the_run_fast_and_resume_finishes_it(tmp_path: Path) -> None:
     with FakeLLMServer(coder({"content": single_page("x"), "truncate": 120}, last_times=-1)) as server:
         build = Build(tmp_path, server)
@@ -151,6 +156,7 @@ def test_broken_json_fails_the_run_fast_and_resume_finishes_it(tmp_path: Path) -
     assert run.best_step == 3 and run.error is None
 
 
+@pytest.mark.slow
 def test_bad_bytes_and_a_lone_surrogate_do_not_break_the_run(tmp_path: Path) -> None:
     bad_utf8 = b'{"id":"x","object":"chat.completion","created":0,"model":"coder","choices":[{"index":0,'
     bad_utf8 += b'"message":{"role":"assistant","content":"caf\xe9 \xff"},"finish_reason":"stop"}]}'
@@ -172,6 +178,7 @@ def test_bad_bytes_and_a_lone_surrogate_do_not_break_the_run(tmp_path: Path) -> 
     assert run.best_step == 1
 
 
+@pytest.mark.slow
 def test_a_flapping_endpoint_still_finishes(tmp_path: Path) -> None:
     flapping = {"model": "coder", "cycle": [{"status": 503}, single_page("Flaky"), {"status": 502}, FINISH]}
     with FakeLLMServer([flapping, *judge_rules(4)]) as server:
@@ -181,6 +188,7 @@ def test_a_flapping_endpoint_still_finishes(tmp_path: Path) -> None:
     assert run.best_step is not None and steps[run.best_step].screenshot_score == 4
 
 
+@pytest.mark.slow
 def test_judge_down_fails_the_run_naming_it_and_never_feeds_its_error_to_the_coder(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
     with FakeLLMServer(coder(single_page("Unseen"), last_times=-1)) as server:
@@ -195,6 +203,7 @@ def test_judge_down_fails_the_run_naming_it_and_never_feeds_its_error_to_the_cod
         assert "could not be reached" in prompt and dead not in prompt and "Connect" not in prompt
 
 
+@pytest.mark.slow
 def test_a_hung_coder_fails_the_run_after_its_timeouts(tmp_path: Path) -> None:
     with FakeLLMServer(coder({"hang": True}, last_times=-1)) as server:
         build = Build(tmp_path, server, WEBGEN_CODER__TIMEOUT_S="1")
@@ -203,6 +212,7 @@ def test_a_hung_coder_fails_the_run_after_its_timeouts(tmp_path: Path) -> None:
     assert "coder endpoint" in run.error and "timeout" in run.error
 
 
+@pytest.mark.slow
 def test_the_run_time_limit_ends_a_run_with_what_it_has(tmp_path: Path) -> None:
     slow = {"content": single_page("Slow but good"), "delay_s": 3}
     with FakeLLMServer([*coder(slow, last_times=-1), *judge_rules(4)]) as server:

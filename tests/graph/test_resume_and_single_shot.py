@@ -45,6 +45,7 @@ def _cli_env(server: FakeLLMServer, db_url: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_killed_build_resumes_without_lost_or_duplicated_steps(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'runs.db'}"
     with FakeLLMServer(RESUMABLE_SCRIPT) as server:

@@ -28,6 +28,7 @@ def coder(*replies: str) -> list[dict]:
     return [{"model": "coder", "reply": r} for r in replies]
 
 
+@pytest.mark.slow
 def test_continue_from_step_k_starts_from_its_files_and_history(run_loop) -> None:
     rules = [*coder(single_page("First"), BAKERY, single_page("Third"), FINISH), *judge_rules(4)]
     first, store, server = run_loop(rules, max_steps=4)
@@ -53,6 +54,7 @@ def test_continue_from_step_k_starts_from_its_files_and_history(run_loop) -> Non
     assert {e.run_id for e in seen} == {follow.run_id} and seen[-1].type == "finished"
 
 
+@pytest.mark.slow
 def test_cancel_from_another_thread(run_loop) -> None:
     slow = {"model": "coder", "times": -1, "reply": {"content": single_page("Slow"), "delay_s": 1.5}}
     before = descendants(os.getpid())
@@ -74,6 +76,7 @@ def test_cancel_from_another_thread(run_loop) -> None:
     assert follow_up.status == "finished" and len(store.steps(run_id)) == len(steps) + 1
 
 
+@pytest.mark.slow
 def test_events_json_stream_and_prune_removes_checkpoints_and_run_folder(tmp_path: Path) -> None:
     rules = [*coder(single_page("Evented"), FINISH), *judge_rules(4)]
     home = tmp_path / "home"

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from webgen.storage.store import TrajectoryStore
@@ -30,6 +31,7 @@ def _new_run(store: TrajectoryStore, n: int = 0) -> str:
     return store.start_run(task.id, "agent")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume(store_url: str, tmp_path: Path) -> None:
     with TrajectoryStore(store_url) as store:
         run_id = _new_run(store)
@@ -63,6 +65,7 @@ def test_sigkill_mid_run_then_resume(store_url: str, tmp_path: Path) -> None:
             assert "src/App.tsx" in store.manifest(step.snapshot_id)
 
 
+@pytest.mark.slow
 def test_eight_sqlite_writers_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     with TrajectoryStore(url) as store:

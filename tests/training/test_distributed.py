@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from webgen.training.advantage import FEEDBACK, group_advantages, token_advantages
@@ -96,6 +97,7 @@ def _worker(model: str, out_dir: str) -> None:
     trainer.train()
 
 
+@pytest.mark.slow
 def test_groups_split_across_two_processes_match_the_global_computation(tiny_model: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TRL_EXPERIMENTAL_SILENCE": "1", "PYTHONPATH": str(Path.cwd())}
     command = [

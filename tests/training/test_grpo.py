@@ -27,6 +27,7 @@ def models(settings: Settings, tmp_path: Path) -> Iterator[Models]:
     made.server.stop()
 
 
+@pytest.mark.slow
 def test_grpo_trains_on_the_cascaded_reward_and_stores_every_completion(
     models: Models, tiny_model: Path, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ def pool(shared_pool: EvaluatorPool) -> EvaluatorPool:
     return shared_pool
 
 
+@pytest.mark.slow
 def test_map_runs_jobs_in_parallel_in_order(pool: EvaluatorPool) -> None:
     page = single_page("Rosie's Bakery")
     jobs = [
@@ -61,6 +62,7 @@ def test_map_runs_jobs_in_parallel_in_order(pool: EvaluatorPool) -> None:
     assert gui.files == edit.files
 
 
+@pytest.mark.slow
 def test_a_hanging_job_times_out_and_the_pool_goes_on(pool: EvaluatorPool) -> None:
     before = set(pool.pids)
     started = time.monotonic()
@@ -72,6 +74,7 @@ def test_a_hanging_job_times_out_and_the_pool_goes_on(pool: EvaluatorPool) -> No
     assert [r.error for r in after] == [None, None] and [r.reward for r in after] == [4.0, 4.0]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_is_replaced_and_the_job_retried(pool: EvaluatorPool) -> None:
     server: FakeLLMServer = pool.server
     killed: list[int] = []

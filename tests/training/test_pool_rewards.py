@@ -66,6 +66,7 @@ export default function App() { return <main className="p-8"><h1>Bakery</h1><Car
 </boltArtifact>"""
 
 
+@pytest.mark.slow
 def test_single_shot_gate_comes_before_build_render_and_judge(shared_pool: EvaluatorPool) -> None:
     server = shared_pool.server
     with _store(shared_pool) as store:

@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.node]
 models, stored_run = conftest_trainers.models, conftest_trainers.stored_run  # the fixtures
 
 
+@pytest.mark.slow
 def test_sft_trains_on_the_stored_best_step_and_resumes(
     models: Models, stored_run: str, tiny_model: Path, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.node]
 models, stored_run = conftest_trainers.models, conftest_trainers.stored_run  # the fixtures
 
 
+@pytest.mark.slow
 def test_state_grouping_scores_completions_on_the_stored_snapshot(
     models: Models, stored_run: str, tiny_model: Path, tmp_path: Path
 ) -> None:

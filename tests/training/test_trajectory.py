@@ -27,6 +27,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
+@pytest.mark.slow
 def test_two_optimizer_steps_change_the_weights_and_store_every_rollout(
     models: Models, tiny_model: Path, tmp_path: Path
 ) -> None:

@@ -35,6 +35,7 @@ def built(browser: Any, ui_app: UIApp) -> Iterator[Any]:
     context.close()
 
 
+@pytest.mark.slow
 def test_a_request_streams_a_failed_build_then_screenshots_with_a_score(built: Any) -> None:
     from playwright.sync_api import expect
 
@@ -78,6 +79,7 @@ def test_download_gives_the_selected_steps_files_as_a_zip(built: Any) -> None:
     assert "Welcome to your new site" in app
 
 
+@pytest.mark.slow
 def test_continue_from_an_earlier_step_starts_from_its_files_and_the_route_picker_shows_pages(
     built: Any, ui_app: UIApp
 ) -> None:
@@ -107,6 +109,7 @@ def test_continue_from_an_earlier_step_starts_from_its_files_and_the_route_picke
     expect(built.frame_locator("#site-frame").locator("h1")).to_have_text("Contact us", timeout=30_000)
 
 
+@pytest.mark.slow
 def test_after_a_reload_the_conversation_reopens_with_its_chat_steps_previews_diff_gallery_and_files(
     built: Any, ui_app: UIApp
 ) -> None:
@@ -175,6 +178,7 @@ def test_build_step_builds_a_stored_steps_site_once_and_says_why_a_broken_one_do
             session.build_step(first, failed.index)
 
 
+@pytest.mark.slow
 def test_after_a_restart_on_the_same_store_a_conversation_reopens_and_continues_from_an_older_step(
     browser: Any, ui_app: UIApp
 ) -> None:
@@ -211,6 +215,7 @@ def test_after_a_restart_on_the_same_store_a_conversation_reopens_and_continues_
         world.close()
 
 
+@pytest.mark.slow
 def test_an_empty_message_is_refused_and_the_ui_stays_usable(page: Any) -> None:
     from playwright.sync_api import expect
 

@@ -69,6 +69,7 @@ def slow_coder() -> Iterator[FakeLLMServer]:
         yield server
 
 
+@pytest.mark.slow
 def test_two_sessions_at_once_are_isolated(browser: Any, ui_app: UIApp) -> None:
     from playwright.sync_api import expect
 
@@ -103,6 +104,7 @@ def test_two_sessions_at_once_are_isolated(browser: Any, ui_app: UIApp) -> None:
     assert not _reachable(src_a)  # its preview server is stopped
 
 
+@pytest.mark.slow
 def test_stop_cancels_a_slow_run_and_leaves_no_process(browser: Any, ui_app: UIApp, slow_coder) -> None:
     page = new_page(browser, ui_app.url)
     try:
@@ -132,6 +134,7 @@ def test_stop_cancels_a_slow_run_and_leaves_no_process(browser: Any, ui_app: UIA
         page.context.close()
 
 
+@pytest.mark.slow
 def test_a_dead_endpoint_is_down_in_the_check_one_line_in_the_chat_and_the_ui_stays_usable(
     browser: Any, ui_app: UIApp
 ) -> None:
@@ -158,6 +161,7 @@ def test_a_dead_endpoint_is_down_in_the_check_one_line_in_the_chat_and_the_ui_st
         page.context.close()
 
 
+@pytest.mark.slow
 def test_auth_refuses_an_unauthenticated_client(browser: Any, ui_app: UIApp) -> None:
     from playwright.sync_api import expect
 

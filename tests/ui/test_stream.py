@@ -35,6 +35,7 @@ def test_hold_and_release_on_a_real_queue() -> None:
     assert pending == {}
 
 
+@pytest.mark.slow
 def test_one_stream_carries_every_event_of_a_page_and_goes_with_it(browser: Any, ui_app: UIApp) -> None:
     from playwright.sync_api import expect
 
@@ -66,6 +67,7 @@ def test_one_stream_carries_every_event_of_a_page_and_goes_with_it(browser: Any,
     assert session not in pending
 
 
+@pytest.mark.slow
 def test_the_server_stops_while_a_page_still_holds_its_stream(browser: Any, ui_app: UIApp) -> None:
     port = free_port()
     world = UIWorld(ui_app.world.settings, env=ui_app.world.env)

@@ -24,6 +24,7 @@ def _upload(page: Any, path: Path) -> None:
     page.locator("#upload input[type=file]").set_input_files(str(path))
 
 
+@pytest.mark.slow
 def test_an_uploaded_zip_is_step_0_of_a_new_conversation_and_the_request_continues_it(
     page: Any, ui_app: UIApp, tmp_path: Path
 ) -> None:
@@ -57,6 +58,7 @@ def test_an_uploaded_zip_is_step_0_of_a_new_conversation_and_the_request_continu
     assert "imports the project harbour-bikes" in reopened  # a reopened conversation says so too
 
 
+@pytest.mark.slow
 def test_a_vue_project_upload_is_refused_in_one_line_and_no_run_starts(
     page: Any, ui_app: UIApp, tmp_path: Path
 ) -> None:

@@ -53,6 +53,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_bad_requests_and_options_are_one_line_errors(tmp_path: Path) -> None:
     one_line_error(webgen(tmp_path, "build", "   "), 2, "the request is empty", "--request-file")
     one_line_error(webgen(tmp_path, "build", "-", stdin="\n"), 2, "the request is empty")
@@ -65,6 +66,7 @@ def test_bad_requests_and_options_are_one_line_errors(tmp_path: Path) -> None:
     one_line_error(webgen(tmp_path, "build", "x", "--resume", "0123abcd"), 2, "give no request")
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://webgen:secret-pw@127.0.0.1:{closed_port()}/nothing"
     error = one_line_error(webgen(tmp_path, "build", "x", WEBGEN_DATABASE_URL=url), 2, "cannot open the database")
@@ -97,6 +99,7 @@ def test_out_never_touches_a_folder_webgen_did_not_write(tmp_path: Path) -> None
     assert "choose a new or empty folder" in error
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.node
 def test_request_from_a_file_and_stdin_and_out_reused_without_loss(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ def _models(server: FakeLLMServer) -> dict[str, str]:
     return env | {f"WEBGEN_{r}__MODEL": r.lower() for r in ("CODER", "JUDGE", "GUI")}
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.node
 def test_from_a_zip_continues_with_the_request_and_from_a_folder_only_imports(tmp_path: Path) -> None:
@@ -71,6 +72,7 @@ def test_from_a_zip_continues_with_the_request_and_from_a_folder_only_imports(tm
     assert tree(folder) == listed  # the project is only read
 
 
+@pytest.mark.slow
 def test_bad_projects_are_one_line_errors_and_nothing_is_written(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs"
     inputs.mkdir()

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.browser, pytest.mark.node]
 
 
+@pytest.mark.slow
 def test_demo_script_builds_the_site_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     db = f"sqlite:///{tmp_path / 'demo.db'}"

@@ -53,6 +53,7 @@ def _one_line_error(result: subprocess.CompletedProcess, code: int) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty.md").write_text("")
     (tmp_path / "prose.md").write_text("Sure! Here is a plan for your bakery website: a home page and a menu.\n")
@@ -82,6 +83,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "webgen-out").exists()  # nothing was built for bad input
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.node
 def test_relative_paths_default_out_and_folder_input(tmp_path: Path) -> None:
@@ -102,6 +104,7 @@ def test_relative_paths_default_out_and_folder_input(tmp_path: Path) -> None:
     assert [p["route"] for p in data["observation"]["pages"]] == ["/", "/menu", "/contact"]
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.node
 def test_exit_codes_match_with_json_and_typecheck_counts(tmp_path: Path) -> None:
@@ -128,6 +131,7 @@ def test_exit_codes_match_with_json_and_typecheck_counts(tmp_path: Path) -> None
     assert data["exit_code"] == 1 and data["failed"] == ["typecheck"] and len(data["observation"]["typecheck"]) == 12
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.node
 def test_report_of_a_crafted_response_and_bounded_output(tmp_path: Path) -> None:
@@ -167,6 +171,7 @@ def test_report_of_a_crafted_response_and_bounded_output(tmp_path: Path) -> None
     assert len(text.splitlines()) < 90, text
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.node
 def test_a_project_zip_or_folder_is_rendered_as_it_is(tmp_path: Path) -> None:

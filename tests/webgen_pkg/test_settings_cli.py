@@ -90,6 +90,7 @@ def test_cli_doctor_reports_and_explains(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout  # unreachable model endpoints are warnings, not failures
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_cli_render_response_and_failing_site(tmp_path: Path) -> None:
     ok = _webgen("render", str(EXAMPLES / "bakery.md"), "--out", str(tmp_path / "ok"), cwd=tmp_path)
@@ -107,6 +108,7 @@ def test_cli_render_response_and_failing_site(tmp_path: Path) -> None:
     assert data["build"]["ok"] is False
 
 
+@pytest.mark.slow
 def test_cli_db_import_stats_and_bad_lines(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200", "WEBGEN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
