@@ -245,7 +245,7 @@ def _install(
     size = disk_mb(install_dir / "node_modules")
     if size > max_mb:
         return result.seconds, (
-            f"they take {size:.0f} MB on disk, over the budget of {max_mb} MB (site.deps_max_mb); "
+            f"they take {size:.1f} MB on disk, over the budget of {max_mb} MB (site.deps_max_mb); "
             "use fewer or smaller packages"
         )
     return result.seconds, ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,20 @@ def test_failed_install_becomes_feedback(env: SiteEnvironment, tmp_path: Path) -
     assert (
         obs.build.diagnostics[0].source == "deps" and "webgen-surely-missing-pkg-zz" in obs.build.diagnostics[0].message
     )
+
+
+@pytest.mark.network
+def test_a_package_set_over_the_disk_budget_is_one_clear_message_and_not_cached(
+    env: SiteEnvironment, tmp_path: Path
+) -> None:
+    extras = {"left-pad": "^1.3.0"}
+    shutil.rmtree(npm.cache_dir(env.scaffold, env.settings.home, extras), ignore_errors=True)  # installed anew
+    site = make_site(env, tmp_path, {"package.json": _package(extras)})
+    result = npm.resolve(site, env.scaffold, env.settings.home, max_mb=0)
+    assert result.failed and len(result.diagnostics) == 1
+    message = result.diagnostics[0].message
+    assert message.startswith("installing left-pad@^1.3.0 failed: they take")
+    assert "over the budget of 0 MB (site.deps_max_mb); use fewer or smaller packages" in message
+    assert not (npm.cache_dir(env.scaffold, env.settings.home, extras) / ".installed").exists()
+    again = npm.resolve(site, env.scaffold, env.settings.home)  # within the default budget: installed and cached
+    assert not again.failed and (again.node_modules / "left-pad").exists()
