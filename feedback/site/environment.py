@@ -204,8 +204,9 @@ class SiteEnvironment:
     def _without_made_up_routes(site: Path, pages: list[PageVisit], build: BuildResult) -> list[PageVisit]:
         """Drop the visits of routes guessed from nested segments (`routes.guessed_routes`) that show nothing and
         raised nothing: a path the site never names is not one of its pages, and no one would visit it."""
-        guessed = guessed_routes(site)
-        dropped = [p.route for p in pages if p.route in guessed and is_blank(p) and not p.page_errors]
+        blank = [p.route for p in pages if is_blank(p) and not p.page_errors]
+        guessed = guessed_routes(site) if blank else set()  # the sources are read again only when it may matter
+        dropped = [route for route in blank if route in guessed]
         if dropped:
             build.notes.append(
                 f"left out {', '.join(dropped)}: guessed from nested <Route path> segments, they show nothing at the"

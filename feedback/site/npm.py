@@ -2,8 +2,8 @@
 
 The site's package.json is read (never executed). A request the scaffold's installed version is compatible with
 (`semver.compatible`: the range, or the same release line) resolves to the shared node_modules, so the warm step
-of a scaffold-compatible site costs nothing here. Any other request (an unknown package, or another major of a
-scaffold package, such as `lucide-react ^0.344.0` whose brand icons 1.x dropped) is installed with
+of a scaffold-compatible site costs nothing here. Any other request (an unknown package, or another major or 0.x
+minor of a scaffold package, such as Lovable's `lucide-react ^0.462.0` beside the scaffold's 0.344) is installed with
 `--ignore-scripts` into a cache keyed by the whole set of such requests, under a time and a size budget
 (`site.deps_timeout_s`, `site.deps_max_mb`); the site gets an overlay `node_modules`: the scaffold's packages,
 with the installed ones in place of those they replace. Build tools (Vite, its React plugins, TypeScript,
