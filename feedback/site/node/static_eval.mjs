@@ -48,7 +48,7 @@ export class Evaluator {
         for (const spec of statement.specifiers) {
           const source = statement.source.value;
           const known = Object.hasOwn(this.modules, source) ? this.modules[source] : new PackageRef(source);
-          const value = spec.type === "ImportSpecifier" ? member(known, spec.imported.name ?? spec.imported.value, source) : known;
+          const value = spec.type === "ImportSpecifier" ? member(known, spec.imported.name ?? spec.imported.value) : known;
           this.scope.set(spec.local.name, { value });
         }
       } else if (statement.type === "VariableDeclaration") {
@@ -119,7 +119,7 @@ export class Evaluator {
         const object = this.eval(node.object);
         const key = node.computed ? this.eval(node.property) : node.property.name;
         if (object === DYNAMIC || key === DYNAMIC) return DYNAMIC;
-        return member(object, key, null, () => this.where(node, `\`.${String(key)}\` of a value that is not data`));
+        return member(object, key, () => this.where(node, `\`.${String(key)}\` of a value that is not data`));
       }
       case "CallExpression":
         return this.call(node);
@@ -250,11 +250,10 @@ export class Evaluator {
 
 const isPath = (ref, method) => (ref.source === "path" || ref.source === "node:path") && ref.member === method;
 
-// `object[key]` of data, or of a package (a named import such as `{ resolve } from "path"`).
-function member(object, key, source, onFail = () => DYNAMIC) {
+// `object[key]` of data (undefined when it lacks the key, as JavaScript has it), or of a package (a named import
+// such as `{ resolve } from "path"`); a member of anything else is not data.
+function member(object, key, onFail = () => DYNAMIC) {
   if (object instanceof PackageRef) return object.member ? onFail() : new PackageRef(object.source, key);
-  if (object !== null && typeof object === "object" && Object.hasOwn(object, key)) return object[key];
-  if (source !== null && object !== null && typeof object === "object") return undefined; // a named import it lacks
-  if (Array.isArray(object) || (object !== null && typeof object === "object")) return undefined;
+  if (object !== null && typeof object === "object") return Object.hasOwn(object, key) ? object[key] : undefined;
   return onFail();
 }
